@@ -1,0 +1,80 @@
+/**
+ * The small interface steps, facts and smoke checks see of a host. The real implementation
+ * (ssh2, one connection per host for the whole run) lives in src/transport/ssh.ts; unit tests use
+ * a scripted fake. Nothing outside src/transport/ imports ssh2.
+ */
+
+export interface ExecOptions {
+  /** run through sudo (`sudo -n`) when the login user is not root; default: the host's setting */
+  sudo?: boolean;
+  /** bytes written to the command's stdin, then stdin is closed */
+  stdin?: string | Buffer;
+  /** per-command timeout; default: the transport's command timeout */
+  timeoutMs?: number;
+  /** do not throw on a non-zero exit: return the result */
+  allowFailure?: boolean;
+  /** a short label for the run log ("read etcd config"); defaults to the command */
+  label?: string;
+  /** does the command change the host? (read-only commands are logged as such; used by tests) */
+  mutating?: boolean;
+}
+
+export interface ExecResult {
+  /** the command as a user could paste it (secrets redacted) */
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface PutFileOptions {
+  /** octal mode, e.g. 0o644; default 0o644 */
+  mode?: number;
+  owner?: string;
+  group?: string;
+  /** skip the upload when the remote sha256 already matches (default true) */
+  skipIfSame?: boolean;
+  /** content is secret: never logged, never shown */
+  secret?: boolean;
+}
+
+export interface PutFileResult {
+  path: string;
+  changed: boolean;
+  bytesSent: number;
+}
+
+export interface RemoteHost {
+  /** inventory name of the host */
+  readonly name: string;
+  /** address the tool connects to */
+  readonly address: string;
+  /** true when commands already run as root (no sudo needed) */
+  readonly isRoot: boolean;
+
+  /** Run an argv (quoted by the transport's one quoting function). Throws RemoteCommandError on non-zero exit unless allowFailure. */
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+
+  /**
+   * Run a shell script (bash) in one round trip; the script is sent on stdin, never on the
+   * command line, so secrets in it stay out of `ps`. Used for batched read-only checks.
+   */
+  script(script: string, opts?: ExecOptions): Promise<ExecResult>;
+
+  /** Write a file atomically (temp file in the same directory, fsync, rename), with mode and owner. */
+  putFile(path: string, content: string | Buffer, opts?: PutFileOptions): Promise<PutFileResult>;
+
+  /** Read a file; null when it does not exist. */
+  getFile(path: string, opts?: { sudo?: boolean }): Promise<Buffer | null>;
+
+  /** Counters for benchmarks and tests. */
+  stats(): TransportStats;
+}
+
+export interface TransportStats {
+  connections: number;
+  roundTrips: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
