@@ -80,7 +80,8 @@ export const Inventory = z.strictObject({
     .strictObject({
       source: z.enum(['upstream', 'offline']).default('upstream'),
       dir: z.string().optional().describe('offline directory (required when source is offline)'),
-      cacheDir: z.string().optional().describe('download cache (default ~/.cache/kubi-provision)'),
+      cacheDir: z.string().optional().describe('download cache (default ~/.cache/kubi-provision/artifacts)'),
+      mirrorUrl: z.string().optional().describe('base URL that replaces the upstream release hosts (a local mirror with the same layout as an offline directory)'),
     })
     .prefault({}),
   etcd: z

@@ -78,3 +78,18 @@ export interface TransportStats {
   bytesSent: number;
   bytesReceived: number;
 }
+
+/** Where the transport writes every remote command (the run log implements it; secrets already redacted). */
+export interface CommandLogSink {
+  command(entry: {
+    host: string;
+    command: string;
+    exitCode: number | null;
+    durationMs: number;
+    stdout: string;
+    stderr: string;
+    mutating: boolean;
+    label?: string;
+  }): void;
+  event(host: string | null, message: string): void;
+}
