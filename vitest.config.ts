@@ -9,6 +9,9 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // .ci/run reads this JSON report to print a plain "N passed, N failed" closing line
+    reporters: process.env.KUBI_TEST_JSON ? ['default', 'json'] : ['default'],
+    ...(process.env.KUBI_TEST_JSON ? { outputFile: { json: process.env.KUBI_TEST_JSON } } : {}),
     globalSetup: ['test/global-setup.ts'],
     projects: [
       {
