@@ -5,6 +5,12 @@
  * engine applies them with the generic executor (or the step's own `apply`), then re-checks: a
  * step that still plans changes after apply is a bug and fails loudly. A converged host plans
  * nothing. Steps never import ssh2, fs or listr2.
+ *
+ * Two kinds of step:
+ *  - `Step` runs on remote hosts (one StepContext per target host);
+ *  - `LocalStep` (`local: true`) runs once per run on the workstation, over the cluster's state
+ *    directory (e.g. generating PKI). Its file/mkdir/delete changes use paths relative to the
+ *    state directory.
  */
 import type { Facts } from '../facts/types.js';
 import type { Host, Inventory } from '../inventory/schema.js';
@@ -23,6 +29,7 @@ export type Change =
       secret?: boolean;
       /** current content when known (for diffs); null when the file does not exist */
       before?: string | null;
+      /** `chmod`: content already right, only mode/owner/group differ */
       action: 'create' | 'update' | 'chmod';
     }
   | { kind: 'mkdir'; path: string; mode: number; owner?: string; group?: string }
@@ -33,6 +40,24 @@ export type Change =
       kind: 'service';
       unit: string;
       action: 'daemon-reload' | 'enable' | 'disable' | 'start' | 'stop' | 'restart' | 'reload' | 'enable-now';
+      /**
+       * written (0644) only after the action succeeded: a fingerprint of the unit's inputs, so a
+       * run interrupted between writing a config and restarting its service still restarts it
+       * next time (see src/steps/lib/services.ts)
+       */
+      fingerprint?: { path: string; value: string };
+    }
+  | {
+      /**
+       * Anything the generic executor cannot do (an etcd member add, generating a key): the
+       * step's own `apply` performs it. `detail` lines are shown in the plan and the runbook;
+       * `shell` (when given) is the copy-pasteable equivalent for the runbook.
+       */
+      kind: 'action';
+      title: string;
+      detail?: string[];
+      shell?: string;
+      secret?: boolean;
     };
 
 export type ChangeKind = Change['kind'];
@@ -75,6 +100,8 @@ export interface Step<Observed = unknown> {
   id: string;
   /** an imperative sentence: "Configure etcd" */
   title: string;
+  /** never set on a host step (distinguishes it from a LocalStep) */
+  local?: false;
   /** read-only: observe what the step cares about, in as few round trips as possible (ideally one) */
   check(ctx: StepContext): Promise<Observed>;
   /** pure: what would change, as data; [] means up to date */
@@ -83,4 +110,33 @@ export interface Step<Observed = unknown> {
   apply?(changes: Change[], ctx: StepContext): Promise<void>;
   /** optional wait after apply (e.g. until a service is healthy); runs only when something changed */
   settle?(ctx: StepContext): Promise<void>;
+}
+
+/** What a local step sees: the cluster, no host. */
+export interface LocalStepContext {
+  cluster: ClusterContext;
+  report(message: string): void;
+}
+
+/**
+ * A step that runs once on the workstation (playbook selector `hosts: local`). Its changes are
+ * about the state directory: file/mkdir/delete paths are relative to `cluster.stateDir` and the
+ * generic local executor (src/engine/apply-local.ts) writes them atomically; anything else is an
+ * `action` its own `apply` performs.
+ */
+export interface LocalStep<Observed = unknown> {
+  id: string;
+  title: string;
+  local: true;
+  check(ctx: LocalStepContext): Promise<Observed>;
+  plan(observed: Observed, ctx: LocalStepContext): Change[] | Promise<Change[]>;
+  apply?(changes: Change[], ctx: LocalStepContext): Promise<void>;
+}
+
+/** Anything the registry holds. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStep = Step<any> | LocalStep<any>;
+
+export function isLocalStep(step: AnyStep): step is LocalStep<unknown> {
+  return step.local === true;
 }

@@ -1,0 +1,13 @@
+/**
+ * Registers every built-in step. Importing this module fills the default registry, so the CLI
+ * imports it once before loading a playbook. To add a step: export it from its module under
+ * src/steps/<component>/, import it here and add it to `builtinSteps` (in playbook order by habit).
+ */
+import type { AnyStep } from '../engine/types.js';
+import { registerSteps } from './registry.js';
+
+export const builtinSteps: AnyStep[] = [
+  // e.g. ...hostSteps, ...pkiSteps, ...etcdSteps (each component module exports its list)
+];
+
+registerSteps(...builtinSteps);

@@ -1,0 +1,122 @@
+/**
+ * Pure planning of files and directories against an Observation (see observe.ts), plus
+ * `observeFiles` for the common "observe these paths" case. Plans carry `before` for diffs,
+ * never for secret files.
+ */
+import { createHash } from 'node:crypto';
+import { KubiError } from '../../errors.js';
+import type { RemoteHost } from '../../transport/types.js';
+import type { Change } from '../../engine/types.js';
+import { observe, type Observation, type ObservedFile } from './observe.js';
+
+export interface DesiredFile {
+  path: string;
+  content: string | Buffer;
+  /** e.g. 0o644 */
+  mode: number;
+  owner?: string;
+  group?: string;
+  /** keys, tokens: content never shown, never read back */
+  secret?: boolean;
+}
+
+export interface DesiredDir {
+  path: string;
+  mode: number;
+  owner?: string;
+  group?: string;
+}
+
+export function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** Content as text for a diff, or undefined when it is binary (NUL bytes or invalid UTF-8). */
+export function asText(buf: Buffer): string | undefined {
+  if (buf.includes(0)) return undefined;
+  const text = buf.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(buf) ? text : undefined;
+}
+
+/** Observe paths in one round trip; content of the non-listed-secret small files when withContent. */
+export async function observeFiles(remote: RemoteHost, paths: readonly string[], opts: { withContent?: boolean; maxContentBytes?: number } = {}): Promise<Observation> {
+  return observe(remote, {
+    files: paths,
+    content: opts.withContent === true,
+    ...(opts.maxContentBytes !== undefined ? { maxContentBytes: opts.maxContentBytes } : {}),
+  });
+}
+
+function observed(obs: Observation, path: string): ObservedFile {
+  const f = obs.files.get(path);
+  if (!f) {
+    throw new KubiError('internal', `${path} was not observed`, { hint: 'include every planned path in the check (observeRequestFor does)' });
+  }
+  return f;
+}
+
+function ownershipDiffers(want: { owner?: string; group?: string }, have: ObservedFile): boolean {
+  return (want.owner !== undefined && want.owner !== have.owner) || (want.group !== undefined && want.group !== have.group);
+}
+
+/** File changes that make `desired` true: create, update (with `before` when known) or chmod. */
+export function planFiles(desired: readonly DesiredFile[], obs: Observation): Change[] {
+  const changes: Change[] = [];
+  for (const d of desired) {
+    const have = observed(obs, d.path);
+    const mode = d.mode & 0o7777;
+    const base = {
+      kind: 'file' as const,
+      path: d.path,
+      content: d.content,
+      mode,
+      ...(d.owner !== undefined ? { owner: d.owner } : {}),
+      ...(d.group !== undefined ? { group: d.group } : {}),
+      ...(d.secret ? { secret: true } : {}),
+    };
+    if (have.type === 'missing') {
+      changes.push({ ...base, action: 'create', ...(d.secret ? {} : { before: null }) });
+      continue;
+    }
+    if (have.type !== 'file') {
+      throw new KubiError('path-not-a-file', `${d.path} exists but is a ${have.type === 'dir' ? 'directory' : 'special file'}`, {
+        hint: `move it out of the way; the tool manages ${d.path} as a regular file`,
+      });
+    }
+    if (have.sha256 !== sha256(d.content)) {
+      const before = !d.secret && have.content ? asText(have.content) : undefined;
+      changes.push({ ...base, action: 'update', ...(before !== undefined ? { before } : {}) });
+    } else if (have.mode !== mode || ownershipDiffers(d, have)) {
+      changes.push({ ...base, action: 'chmod' });
+    }
+  }
+  return changes;
+}
+
+/** Directory changes (create, or fix mode/owner). */
+export function planDirs(desired: readonly DesiredDir[], obs: Observation): Change[] {
+  const changes: Change[] = [];
+  for (const d of desired) {
+    const have = observed(obs, d.path);
+    if (have.type !== 'missing' && have.type !== 'dir') {
+      throw new KubiError('path-not-a-directory', `${d.path} exists but is not a directory`, { hint: `move it out of the way; the tool needs ${d.path} as a directory` });
+    }
+    if (have.type === 'missing' || have.mode !== (d.mode & 0o7777) || ownershipDiffers(d, have)) {
+      changes.push({
+        kind: 'mkdir',
+        path: d.path,
+        mode: d.mode & 0o7777,
+        ...(d.owner !== undefined ? { owner: d.owner } : {}),
+        ...(d.group !== undefined ? { group: d.group } : {}),
+      });
+    }
+  }
+  return changes;
+}
+
+/** Deletions of paths that exist. */
+export function planDeletes(paths: readonly string[], obs: Observation, opts: { recursive?: boolean } = {}): Change[] {
+  return paths
+    .filter((p) => observed(obs, p).type !== 'missing')
+    .map((p) => ({ kind: 'delete' as const, path: p, ...(opts.recursive ? { recursive: true } : {}) }));
+}

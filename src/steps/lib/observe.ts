@@ -1,0 +1,199 @@
+/**
+ * One read-only round trip per host: a bash script that reports, for each requested path,
+ * whether it exists, its type, sha256, mode, owner and group (and its content, base64, for
+ * small files when asked), and for each requested systemd unit `is-enabled` / `is-active`.
+ *
+ * The script's output is a simple line format parsed by a pure function (`parseObservation`);
+ * `formatObservation` is its inverse, so a test double can answer the same script.
+ *
+ *   kubi-observe 1
+ *   f <i> missing
+ *   f <i> file <sha256> <mode-octal> <owner> <group> <size>
+ *   f <i> dir - <mode-octal> <owner> <group> 0
+ *   f <i> other - <mode-octal> <owner> <group> <size>
+ *   f <i> unreadable
+ *   c <i> <base64 of the content>
+ *   u <i> <is-enabled> <is-active>
+ *   end
+ *
+ * <i> is the index into the request's `files` / `units`; paths and unit names never appear in
+ * the output, so no escaping is needed.
+ */
+import { KubiError } from '../../errors.js';
+import { quoteWord } from '../../transport/quote.js';
+import type { RemoteHost } from '../../transport/types.js';
+
+export const OBSERVE_MARKER = '# kubi-observe-request ';
+export const DEFAULT_MAX_CONTENT_BYTES = 256 * 1024;
+
+export interface ObserveRequest {
+  /** absolute paths to observe (symlinks are followed) */
+  files?: readonly string[];
+  /** paths (among `files`) whose content to bring back when at most maxContentBytes; `true` = all */
+  content?: readonly string[] | boolean;
+  /** systemd units to observe */
+  units?: readonly string[];
+  maxContentBytes?: number;
+}
+
+export type FileType = 'file' | 'dir' | 'other' | 'missing';
+
+export interface ObservedFile {
+  path: string;
+  type: FileType;
+  sha256?: string;
+  /** permission bits, e.g. 0o644 */
+  mode?: number;
+  owner?: string;
+  group?: string;
+  size?: number;
+  /** present when asked for and the file is small enough */
+  content?: Buffer;
+}
+
+export interface ObservedUnit {
+  unit: string;
+  /** `systemctl is-enabled`: enabled, disabled, static, masked, ... or `not-found` */
+  enabled: string;
+  /** `systemctl is-active`: active, inactive, failed, activating, ... */
+  active: string;
+}
+
+export interface Observation {
+  files: Map<string, ObservedFile>;
+  units: Map<string, ObservedUnit>;
+}
+
+function wantsContent(req: ObserveRequest, path: string): boolean {
+  if (req.content === true) return true;
+  if (!req.content) return false;
+  return req.content.includes(path);
+}
+
+/** The read-only bash script for a request (sent on stdin by RemoteHost.script). */
+export function observeScript(req: ObserveRequest): string {
+  const max = req.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
+  const files = req.files ?? [];
+  const units = req.units ?? [];
+  const lines = [
+    OBSERVE_MARKER + JSON.stringify({ files, units, content: files.filter((f) => wantsContent(req, f)), maxContentBytes: max }),
+    'set -u',
+    'export LC_ALL=C',
+    "echo 'kubi-observe 1'",
+    'kf() {',
+    '  if [ -d "$2" ]; then stat -L -c "f $1 dir - %a %U %G 0" -- "$2"; return; fi',
+    '  if [ -f "$2" ]; then',
+    '    if ! h=$(sha256sum < "$2" 2>/dev/null); then echo "f $1 unreadable"; return; fi',
+    '    sz=$(stat -L -c %s -- "$2")',
+    '    stat -L -c "f $1 file ${h%% *} %a %U %G %s" -- "$2"',
+    '    if [ "$3" = 1 ] && [ "$sz" -le "$4" ]; then printf \'c %s \' "$1"; base64 -w0 < "$2"; echo; fi',
+    '    return',
+    '  fi',
+    '  if [ -e "$2" ]; then stat -L -c "f $1 other - %a %U %G %s" -- "$2"; return; fi',
+    '  echo "f $1 missing"',
+    '}',
+    'ku() {',
+    '  e=$(systemctl is-enabled -- "$2" 2>/dev/null | head -n1)',
+    '  a=$(systemctl is-active -- "$2" 2>/dev/null | head -n1)',
+    '  echo "u $1 ${e:-not-found} ${a:-unknown}"',
+    '}',
+  ];
+  files.forEach((f, i) => lines.push(`kf ${i} ${quoteWord(f)} ${wantsContent(req, f) ? 1 : 0} ${max}`));
+  units.forEach((u, i) => lines.push(`ku ${i} ${quoteWord(u)}`));
+  lines.push('echo end');
+  return lines.join('\n') + '\n';
+}
+
+/** The request embedded in a script by observeScript (null when it is not an observe script). */
+export function requestOfScript(script: string): Required<Pick<ObserveRequest, 'files' | 'units' | 'maxContentBytes'>> & { content: string[] } | null {
+  const first = script.split('\n', 1)[0] ?? '';
+  if (!first.startsWith(OBSERVE_MARKER)) return null;
+  return JSON.parse(first.slice(OBSERVE_MARKER.length)) as { files: string[]; units: string[]; content: string[]; maxContentBytes: number };
+}
+
+function bad(host: string | undefined, detail: string): KubiError {
+  return new KubiError('observe-output', `unexpected output from the observe script: ${detail}`, {
+    ...(host ? { host } : {}),
+    hint: 'the host runs bash with coreutils (stat, sha256sum, base64)? see the run log for the raw output',
+  });
+}
+
+/** Pure: parse the script's stdout into an Observation. */
+export function parseObservation(stdout: string, req: ObserveRequest, host?: string): Observation {
+  const files = req.files ?? [];
+  const units = req.units ?? [];
+  const obs: Observation = { files: new Map(), units: new Map() };
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  if (lines[0] !== 'kubi-observe 1') throw bad(host, `missing header (got ${JSON.stringify((lines[0] ?? '').slice(0, 60))})`);
+  if (lines[lines.length - 1] !== 'end') throw bad(host, 'output ends early');
+  for (const line of lines.slice(1, -1)) {
+    const parts = line.split(' ');
+    const [tag, idxText] = parts;
+    const idx = Number(idxText);
+    if (!Number.isInteger(idx) || idx < 0) throw bad(host, `bad line ${JSON.stringify(line.slice(0, 80))}`);
+    if (tag === 'f') {
+      const path = files[idx];
+      if (path === undefined) throw bad(host, `unknown file index ${idx}`);
+      const type = parts[2];
+      if (type === 'missing') obs.files.set(path, { path, type: 'missing' });
+      else if (type === 'unreadable') {
+        throw new KubiError('observe-unreadable', `cannot read ${path}`, {
+          ...(host ? { host } : {}),
+          hint: 'the login user needs root or sudo to read it (set ssh.sudo: true in the inventory)',
+        });
+      } else if ((type === 'file' || type === 'dir' || type === 'other') && parts.length === 8) {
+        const f: ObservedFile = {
+          path,
+          type,
+          mode: parseInt(parts[4]!, 8),
+          owner: parts[5]!,
+          group: parts[6]!,
+          size: Number(parts[7]),
+        };
+        if (type === 'file') f.sha256 = parts[3]!;
+        obs.files.set(path, f);
+      } else throw bad(host, `bad file line ${JSON.stringify(line.slice(0, 80))}`);
+    } else if (tag === 'c') {
+      const path = files[idx];
+      const f = path === undefined ? undefined : obs.files.get(path);
+      if (!f) throw bad(host, `content for unknown file index ${idx}`);
+      f.content = Buffer.from(parts[2] ?? '', 'base64');
+    } else if (tag === 'u') {
+      const unit = units[idx];
+      if (unit === undefined || parts.length !== 4) throw bad(host, `bad unit line ${JSON.stringify(line.slice(0, 80))}`);
+      obs.units.set(unit, { unit, enabled: parts[2]!, active: parts[3]! });
+    } else throw bad(host, `bad line ${JSON.stringify(line.slice(0, 80))}`);
+  }
+  for (const p of files) if (!obs.files.has(p)) throw bad(host, `no answer for ${p}`);
+  for (const u of units) if (!obs.units.has(u)) throw bad(host, `no answer for unit ${u}`);
+  return obs;
+}
+
+/** Pure inverse of parseObservation (what the script prints for an Observation); for test doubles. */
+export function formatObservation(obs: Observation, req: ObserveRequest): string {
+  const max = req.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES;
+  const out = ['kubi-observe 1'];
+  (req.files ?? []).forEach((p, i) => {
+    const f = obs.files.get(p) ?? { path: p, type: 'missing' as const };
+    if (f.type === 'missing') {
+      out.push(`f ${i} missing`);
+      return;
+    }
+    const mode = (f.mode ?? 0).toString(8);
+    out.push(`f ${i} ${f.type} ${f.type === 'file' ? f.sha256 : '-'} ${mode} ${f.owner ?? 'root'} ${f.group ?? 'root'} ${f.type === 'dir' ? 0 : (f.size ?? 0)}`);
+    if (f.type === 'file' && f.content && wantsContent(req, p) && f.content.length <= max) out.push(`c ${i} ${f.content.toString('base64')}`);
+  });
+  (req.units ?? []).forEach((u, i) => {
+    const s = obs.units.get(u);
+    out.push(`u ${i} ${s?.enabled ?? 'not-found'} ${s?.active ?? 'inactive'}`);
+  });
+  out.push('end');
+  return out.join('\n') + '\n';
+}
+
+/** Observe files and units in ONE round trip (read-only). */
+export async function observe(remote: RemoteHost, req: ObserveRequest): Promise<Observation> {
+  if ((req.files?.length ?? 0) === 0 && (req.units?.length ?? 0) === 0) return { files: new Map(), units: new Map() };
+  const res = await remote.script(observeScript(req), { mutating: false, label: 'observe files and units' });
+  return parseObservation(res.stdout, req, remote.name);
+}
