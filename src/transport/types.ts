@@ -17,6 +17,8 @@ export interface ExecOptions {
   label?: string;
   /** does the command change the host? (read-only commands are logged as such; used by tests) */
   mutating?: boolean;
+  /** the command or script text is secret: the run log shows only a placeholder for it */
+  secret?: boolean;
 }
 
 export interface ExecResult {

@@ -1,0 +1,134 @@
+/**
+ * The small POSIX sh programs the transport runs on hosts, with their argv builders and the
+ * markers they print. Each runs as `sh -c <program> <name> <args...>`: data arrives on stdin,
+ * never on the command line.
+ *
+ * put: compares the sha256, mode and owner of the existing file first and prints one marker:
+ *   SAME  nothing to do (the content is never sent);
+ *   META  content equal, mode/owner fixed in place (the content is never sent);
+ *   SEND  the transport then streams exactly <size> bytes; they go to a temp file in the same
+ *         directory (mktemp, 0600), are checked against the sha256, chown/chmod, fsync, then
+ *         renamed over the target (atomic) and the directory is fsynced; prints DONE.
+ */
+
+export const PUT_MARK = {
+  same: 'KUBI-PUT-SAME',
+  meta: 'KUBI-PUT-META',
+  send: 'KUBI-PUT-SEND',
+  done: 'KUBI-PUT-DONE',
+} as const;
+
+const PUT_PROGRAM = `set -u
+p=$1 mode=$2 own=$3 want=$4 size=$5 skip=$6
+d=$(dirname -- "$p")
+if [ ! -d "$d" ]; then echo "kubi-put: directory $d does not exist" >&2; exit 3; fi
+if [ -d "$p" ]; then echo "kubi-put: $p is a directory" >&2; exit 3; fi
+if [ "$skip" = 1 ] && [ -f "$p" ]; then
+  cur=$(sha256sum <"$p") || exit 4
+  cur=\${cur%% *}
+  if [ "$cur" = "$want" ]; then
+    meta=$(stat -L -c '%a %U:%G %u:%g' -- "$p") || exit 4
+    m=\${meta%% *}; rest=\${meta#* }; names=\${rest%% *}; ids=\${rest#* }
+    ok=1
+    [ "$m" = "$mode" ] || ok=0
+    case "$own" in
+      '') ;;
+      *:*) case "$own" in
+             :*) [ ":\${names#*:}" = "$own" ] || [ ":\${ids#*:}" = "$own" ] || ok=0 ;;
+             *) [ "$names" = "$own" ] || [ "$ids" = "$own" ] || ok=0 ;;
+           esac ;;
+      *) [ "\${names%%:*}" = "$own" ] || [ "\${ids%%:*}" = "$own" ] || ok=0 ;;
+    esac
+    if [ $ok = 1 ]; then echo ${PUT_MARK.same}; exit 0; fi
+    if [ -n "$own" ]; then chown -- "$own" "$p" || exit 6; fi
+    chmod -- "$mode" "$p" || exit 6
+    echo ${PUT_MARK.meta}; exit 0
+  fi
+fi
+tmp=$(mktemp -- "$d/.kubi-put.XXXXXX") || exit 4
+trap 'rm -f -- "$tmp"' EXIT
+echo ${PUT_MARK.send}
+head -c "$size" >"$tmp" || exit 5
+got=$(sha256sum <"$tmp") || exit 5
+got=\${got%% *}
+if [ "$got" != "$want" ]; then
+  echo "kubi-put: content arrived incomplete ($(wc -c <"$tmp") of $size bytes)" >&2; exit 5
+fi
+if [ -n "$own" ]; then chown -- "$own" "$tmp" || exit 6; fi
+chmod -- "$mode" "$tmp" || exit 6
+sync -- "$tmp" 2>/dev/null || sync
+mv -f -- "$tmp" "$p" || exit 7
+trap - EXIT
+sync -- "$d" 2>/dev/null || true
+echo ${PUT_MARK.done}
+`;
+
+/** `owner:group`, `owner`, `:group` or '' (chown's own syntax). */
+export function chownSpec(owner?: string, group?: string): string {
+  if (owner && group) return `${owner}:${group}`;
+  if (owner) return owner;
+  if (group) return `:${group}`;
+  return '';
+}
+
+/** Mode as stat %a prints it (no leading zeros): 0o644 -> "644", 0o4755 -> "4755". */
+export function modeString(mode: number): string {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new RangeError(`invalid file mode ${mode}`);
+  return mode.toString(8);
+}
+
+export function putArgv(args: { path: string; mode: number; owner?: string; group?: string; sha256: string; size: number; skipIfSame: boolean }): string[] {
+  return [
+    'sh',
+    '-c',
+    PUT_PROGRAM,
+    'kubi-put',
+    args.path,
+    modeString(args.mode),
+    chownSpec(args.owner, args.group),
+    args.sha256,
+    String(args.size),
+    args.skipIfSame ? '1' : '0',
+  ];
+}
+
+export const GET_MISSING_EXIT = 44;
+export const GET_MISSING_MARK = 'KUBI-GET-MISSING';
+
+export function getArgv(path: string): string[] {
+  return [
+    'sh',
+    '-c',
+    `if [ -e "$1" ]; then exec cat -- "$1"; else echo ${GET_MISSING_MARK} >&2; exit ${GET_MISSING_EXIT}; fi`,
+    'kubi-get',
+    path,
+  ];
+}
+
+/**
+ * Run a bash script sent on stdin while its commands see /dev/null as stdin (a command that reads
+ * stdin, like `ctr run`, would otherwise swallow the rest of the script). bash reads the script
+ * through fd 3; the first thing the script does is close that fd so children do not inherit it.
+ */
+export function scriptArgv(): string[] {
+  return ['bash', '-c', 'exec bash /dev/fd/3 3<&0 0</dev/null'];
+}
+
+export function scriptPayload(script: string): string {
+  return `exec 3<&-; ${script}`;
+}
+
+/** The sudo prefix when the login user needs no password (NOPASSWD rule). */
+export function sudoNoPasswordArgv(argv: readonly string[]): string[] {
+  return ['sudo', '-n', '--', ...argv];
+}
+
+/**
+ * The sudo prefix when a password is needed: `-k` ignores cached credentials (so sudo always
+ * asks), `-S` reads the password from stdin, `-p` prints a unique prompt on stderr; the transport
+ * sends the password only after it sees that prompt. Once sudo runs the command, a wrapper prints
+ * the `started` marker on stderr, after which stdin belongs to the command.
+ */
+export function sudoPasswordArgv(argv: readonly string[], markers: { prompt: string; started: string }): string[] {
+  return ['sudo', '-k', '-S', '-p', markers.prompt, '--', 'sh', '-c', 'printf %s "$0" >&2; exec "$@"', markers.started, ...argv];
+}

@@ -1,0 +1,640 @@
+/**
+ * SshHost: the real RemoteHost. ONE ssh2 connection per host for the whole run, many exec
+ * channels over it (at most `maxChannels` at once: sshd allows 10 sessions per connection by
+ * default), every command built from an argv by shellQuote, sudo for non-root users, per-command
+ * timeouts, atomic file upload with checksum skip, and a hard stop when the connection dies:
+ * every in-flight and later command fails at once with `connection-lost` naming the host.
+ *
+ * Logging: every channel is written to the CommandLogSink (redacted); file contents and getFile
+ * output never are.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { constants as osConstants } from 'node:os';
+import type { Client as Ssh2Client, ClientChannel } from 'ssh2';
+import { KubiError } from '../errors.js';
+import { redactor as globalRedactor, type Redactor } from '../redact.js';
+import { KeyLoader, type PassphrasePrompt } from './auth.js';
+import { JumpConnections, openConnection, type ConnectionOptions } from './connection.js';
+import { commandTimeoutError, connectionLostError, RemoteCommandError } from './errors.js';
+import { KnownHostsFile } from './known-hosts.js';
+import { shellQuote } from './quote.js';
+import {
+  chownSpec,
+  GET_MISSING_EXIT,
+  GET_MISSING_MARK,
+  getArgv,
+  modeString,
+  PUT_MARK,
+  putArgv,
+  scriptArgv,
+  scriptPayload,
+  sudoNoPasswordArgv,
+  sudoPasswordArgv,
+} from './remote-scripts.js';
+import { resolveTarget, type ResolvedTarget } from './resolve.js';
+import { parseSshConfig, type ParsedSshConfig } from './ssh-config.js';
+import { Semaphore } from './semaphore.js';
+import type { SshTarget } from './targets.js';
+import type {
+  CommandLogSink,
+  ExecOptions,
+  ExecResult,
+  PutFileOptions,
+  PutFileResult,
+  RemoteHost,
+  TransportStats,
+} from './types.js';
+
+export const DEFAULT_MAX_CHANNELS = 8;
+
+export type SudoPasswordPrompt = (host: string) => Promise<string | null | undefined>;
+
+export interface TransportOptions extends Omit<ConnectionOptions, 'knownHosts' | 'keys'> {
+  /** the cluster's state directory: host keys live in <stateDir>/known_hosts */
+  stateDir?: string;
+  /** or the known_hosts file itself (wins over stateDir) */
+  knownHosts?: KnownHostsFile;
+  /** shared key cache (the pool passes one so a passphrase is asked once per run) */
+  keys?: KeyLoader;
+  /** environment: KUBI_SSH_PASSPHRASE, KUBI_SUDO_PASSWORD, SSH_AUTH_SOCK, HOME, USER (default process.env) */
+  env?: NodeJS.ProcessEnv;
+  promptPassphrase?: PassphrasePrompt;
+  /** asked when sudo needs a password and neither sudoPassword nor KUBI_SUDO_PASSWORD is set */
+  promptSudoPassword?: SudoPasswordPrompt;
+  sudoPassword?: string;
+  /** ~/.ssh/config by default (read only for targets with useSshConfig) */
+  sshConfigPath?: string;
+  /** an already parsed config (wins over sshConfigPath) */
+  sshConfig?: ParsedSshConfig | null;
+  /** shared jump host connections (the pool passes one) */
+  jumps?: JumpConnections;
+  /** exec channels open at once per connection (default 8) */
+  maxChannels?: number;
+  redactor?: Redactor;
+}
+
+interface ChannelSpec {
+  /** sent to sshd */
+  commandLine: string;
+  /** pasteable form for logs and errors (not yet redacted) */
+  display: string;
+  stdin?: Buffer;
+  /** write `data` and close stdin once stdout shows the line `token` (putFile) */
+  sendOnToken?: { token: string; data: Buffer };
+  sudoPassword?: { prompt: string; started: string; password: string };
+  timeoutMs: number;
+}
+
+interface RawResult {
+  /** the pasteable command as it ran (with its sudo prefix), not yet redacted */
+  display: string;
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  durationMs: number;
+  bytesSent: number;
+}
+
+interface CommandSpec {
+  argv: string[];
+  display: string;
+  sudo: boolean;
+  stdin?: Buffer;
+  sendOnToken?: { token: string; data: Buffer };
+  timeoutMs: number;
+  label?: string;
+  mutating: boolean;
+  /** log a placeholder instead of stdout (file contents) */
+  hideStdout?: boolean;
+  /** what the log shows as the command, when it differs from display (scripts) */
+  logCommand?: string;
+}
+
+type SudoMode = 'nopasswd' | 'password';
+
+const SUDO_NEEDS_PASSWORD = /^sudo: (a password is required|a terminal is required|no tty present)/m;
+const SUDO_MISSING = /sudo: (command )?not found/;
+
+export function sudoNeedsPassword(exitCode: number, stderr: string): boolean {
+  return exitCode === 1 && SUDO_NEEDS_PASSWORD.test(stderr);
+}
+
+function sha256Hex(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+function exitCodeOf(code: number | null | undefined, signal: string | null | undefined): number | null {
+  if (typeof code === 'number') return code;
+  if (signal) {
+    const n = (osConstants.signals as Record<string, number>)[`SIG${signal}`] ?? (osConstants.signals as Record<string, number>)[signal];
+    return 128 + (n ?? 0);
+  }
+  return null;
+}
+
+export class SshHost implements RemoteHost {
+  readonly name: string;
+  readonly address: string;
+  readonly isRoot: boolean;
+  /** login user */
+  readonly user: string;
+  readonly target: ResolvedTarget;
+
+  private readonly channels: Semaphore;
+  private readonly inflight = new Set<(err: KubiError) => void>();
+  private lost: KubiError | null = null;
+  private closedByUs = false;
+  private sudoMode: SudoMode = 'nopasswd';
+  private sudoPasswordPromise: Promise<string | null> | null = null;
+  private readonly counters: TransportStats = { connections: 1, roundTrips: 0, bytesSent: 0, bytesReceived: 0 };
+  private readonly redactor: Redactor;
+  private readonly log: CommandLogSink | undefined;
+
+  private constructor(
+    private readonly client: Ssh2Client,
+    target: ResolvedTarget,
+    private readonly opts: TransportOptions,
+    private readonly ownedJumps: JumpConnections | null,
+  ) {
+    this.target = target;
+    this.name = target.name;
+    this.address = target.address;
+    this.user = target.user;
+    this.isRoot = target.user === 'root';
+    this.channels = new Semaphore(opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
+    this.redactor = opts.redactor ?? globalRedactor;
+    this.log = opts.log;
+    client.on('error', (e: Error) => this.markLost(e.message.toLowerCase()));
+    client.on('end', () => this.markLost('the server closed the connection'));
+    client.on('close', () => this.markLost('the connection closed'));
+  }
+
+  /** Resolve, connect and authenticate (see connection.ts for retries and host keys). */
+  static async connect(target: SshTarget, opts: TransportOptions): Promise<SshHost> {
+    const env = opts.env ?? process.env;
+    const knownHosts = opts.knownHosts ?? (opts.stateDir ? KnownHostsFile.forStateDir(opts.stateDir) : null);
+    if (!knownHosts) throw new KubiError('internal', 'the ssh transport needs a state directory or a known_hosts file');
+    const redactor = opts.redactor ?? globalRedactor;
+    const keys =
+      opts.keys ??
+      new KeyLoader({ env, redactor, ...(opts.promptPassphrase ? { promptPassphrase: opts.promptPassphrase } : {}) });
+    const sshConfig = target.useSshConfig ? (opts.sshConfig !== undefined ? opts.sshConfig : await readSshConfig(opts, env)) : null;
+    const resolved = resolveTarget(target, {
+      sshConfig,
+      home: env.HOME ?? os.homedir(),
+      localUser: env.USER ?? os.userInfo().username,
+      agentSocket: env.SSH_AUTH_SOCK,
+    });
+    const connOpts: ConnectionOptions = { ...opts, knownHosts, keys };
+    const ownedJumps = opts.jumps ? null : resolved.jump ? new JumpConnections(connOpts) : null;
+    const jumps = opts.jumps ?? ownedJumps;
+    try {
+      const client = await openConnection(resolved, connOpts, jumps?.sockFactoryFor(resolved));
+      opts.log?.event(resolved.name, `connected to ${resolved.user}@${resolved.connectHost}:${resolved.port}${resolved.jump ? ` via ${resolved.jump.name}` : ''}`);
+      return new SshHost(client, resolved, { ...opts, env, redactor }, ownedJumps);
+    } catch (e) {
+      ownedJumps?.closeAll();
+      throw e;
+    }
+  }
+
+  /** true until the connection is lost or closed */
+  get connected(): boolean {
+    return this.lost === null && !this.closedByUs;
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters, connections: this.counters.connections + (this.ownedJumps?.connections ?? 0) };
+  }
+
+  /** Close the connection (in-flight commands fail with connection-lost). */
+  close(): void {
+    if (this.closedByUs) return;
+    this.closedByUs = true;
+    this.markLost('closed by kubi-provision');
+    this.client.end();
+    this.ownedJumps?.closeAll();
+  }
+
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const display = shellQuote(argv);
+    const spec: CommandSpec = {
+      argv: [...argv],
+      display,
+      sudo: this.useSudo(opts.sudo),
+      timeoutMs: opts.timeoutMs ?? this.target.commandTimeoutMs,
+      mutating: opts.mutating ?? true,
+    };
+    if (opts.stdin !== undefined) spec.stdin = toBuffer(opts.stdin);
+    if (opts.label !== undefined) spec.label = opts.label;
+    if (opts.secret) spec.logCommand = `${display} (secret)`;
+    return this.finishExec(await this.runCommand(spec), spec, opts);
+  }
+
+  async script(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (opts.stdin !== undefined) throw new KubiError('internal', 'script() sends the script on stdin: it takes no other stdin');
+    const lines = script.split('\n').length;
+    const display = `bash -s (script${opts.label ? ` "${opts.label}"` : ''}, ${lines} line${lines === 1 ? '' : 's'})`;
+    const spec: CommandSpec = {
+      argv: scriptArgv(),
+      display,
+      sudo: this.useSudo(opts.sudo),
+      stdin: Buffer.from(scriptPayload(script), 'utf8'),
+      timeoutMs: opts.timeoutMs ?? this.target.commandTimeoutMs,
+      mutating: opts.mutating ?? true,
+      logCommand: opts.secret ? `${display} (secret)` : `bash -s <<'KUBI-SCRIPT'\n${script}\nKUBI-SCRIPT`,
+    };
+    if (opts.label !== undefined) spec.label = opts.label;
+    return this.finishExec(await this.runCommand(spec), spec, opts);
+  }
+
+  async putFile(remotePath: string, content: string | Buffer, opts: PutFileOptions = {}): Promise<PutFileResult> {
+    if (!path.posix.isAbsolute(remotePath)) {
+      throw new KubiError('internal', `putFile needs an absolute path, got "${remotePath}"`, { host: this.name });
+    }
+    const data = toBuffer(content);
+    const mode = opts.mode ?? 0o644;
+    const owner = chownSpec(opts.owner, opts.group);
+    const display = `put ${remotePath} (mode ${modeString(mode).padStart(4, '0')}${owner ? `, owner ${owner}` : ''}, ${data.length} bytes)`;
+    const argv = putArgv({
+      path: remotePath,
+      mode,
+      ...(opts.owner ? { owner: opts.owner } : {}),
+      ...(opts.group ? { group: opts.group } : {}),
+      sha256: sha256Hex(data),
+      size: data.length,
+      skipIfSame: opts.skipIfSame ?? true,
+    });
+    const spec: CommandSpec = {
+      argv,
+      display,
+      sudo: this.useSudo(undefined),
+      sendOnToken: { token: PUT_MARK.send, data },
+      timeoutMs: this.target.commandTimeoutMs,
+      mutating: true,
+      label: `write ${remotePath}`,
+    };
+    const r = await this.runCommand(spec);
+    const out = r.stdout.toString('utf8');
+    if (r.exitCode !== 0 || !(out.includes(PUT_MARK.same) || out.includes(PUT_MARK.meta) || out.includes(PUT_MARK.done))) {
+      throw this.commandError(spec, r, r.exitCode === 0 ? 1 : r.exitCode);
+    }
+    return { path: remotePath, changed: !out.includes(PUT_MARK.same), bytesSent: r.bytesSent };
+  }
+
+  async getFile(remotePath: string, opts: { sudo?: boolean } = {}): Promise<Buffer | null> {
+    const spec: CommandSpec = {
+      argv: getArgv(remotePath),
+      display: `cat ${shellQuote([remotePath])}`,
+      sudo: this.useSudo(opts.sudo),
+      timeoutMs: this.target.commandTimeoutMs,
+      mutating: false,
+      label: `read ${remotePath}`,
+      hideStdout: true,
+    };
+    const r = await this.runCommand(spec);
+    if (r.exitCode === 0) return r.stdout;
+    if (r.exitCode === GET_MISSING_EXIT && r.stderr.toString('utf8').includes(GET_MISSING_MARK)) return null;
+    throw this.commandError(spec, r, r.exitCode);
+  }
+
+  // ---- internals ----
+
+  private useSudo(requested: boolean | undefined): boolean {
+    return (requested ?? this.target.sudo) && !this.isRoot;
+  }
+
+  private finishExec(r: RawResult, spec: CommandSpec, opts: ExecOptions): ExecResult {
+    const result: ExecResult = {
+      command: this.redactor.redact(r.display),
+      exitCode: r.exitCode,
+      stdout: this.redactor.redact(r.stdout.toString('utf8')),
+      stderr: this.redactor.redact(r.stderr.toString('utf8')),
+      durationMs: r.durationMs,
+    };
+    if (r.exitCode !== 0 && !opts.allowFailure) throw this.commandError(spec, r, r.exitCode);
+    return result;
+  }
+
+  private commandError(spec: CommandSpec, r: RawResult, exitCode: number): RemoteCommandError {
+    return new RemoteCommandError({
+      host: this.name,
+      command: this.redactor.redact(r.display),
+      exitCode,
+      stderr: this.redactor.redact(r.stderr.toString('utf8')),
+      stdout: spec.hideStdout ? '' : this.redactor.redact(r.stdout.toString('utf8')),
+      ...(spec.label ? { label: spec.label } : {}),
+    });
+  }
+
+  /** Run one command with the host's sudo mode; switch to password mode when sudo asks for one. */
+  private async runCommand(spec: CommandSpec): Promise<RawResult> {
+    if (!spec.sudo) return this.runLogged(spec, { ...channelBase(spec), commandLine: shellQuote(spec.argv) });
+    let sent = 0;
+    if (this.sudoMode === 'nopasswd') {
+      const run = withPrefix(spec, 'sudo -n --');
+      const r = await this.runLogged(run, { ...channelBase(run), commandLine: shellQuote(sudoNoPasswordArgv(spec.argv)) });
+      const stderr = r.stderr.toString('utf8');
+      if (r.exitCode === 127 && SUDO_MISSING.test(stderr)) {
+        throw new KubiError('sudo-missing', `sudo is not installed on ${this.name}`, {
+          host: this.name,
+          hint: `install sudo on ${this.name}, or log in as root (ssh.user: root)`,
+        });
+      }
+      if (!sudoNeedsPassword(r.exitCode, stderr)) return r;
+      // sudo refused before running anything: safe to run the same command again with a password
+      if ((await this.sudoPassword()) === null) {
+        throw new KubiError('sudo-password-required', `sudo on ${this.name} needs a password`, {
+          host: this.name,
+          hint: `allow ${this.user} to run sudo without a password (a NOPASSWD rule in /etc/sudoers.d/), or set KUBI_SUDO_PASSWORD`,
+        });
+      }
+      this.sudoMode = 'password';
+      sent = r.bytesSent;
+    }
+    const password = await this.sudoPassword();
+    if (password === null) throw new KubiError('internal', 'the sudo password is no longer available');
+    const tag = randomBytes(8).toString('hex');
+    const markers = { prompt: `[kubi-sudo-prompt-${tag}]`, started: `[kubi-sudo-started-${tag}]` };
+    const run = withPrefix(spec, 'sudo --');
+    const r = await this.runLogged(run, {
+      ...channelBase(run),
+      commandLine: shellQuote(sudoPasswordArgv(spec.argv, markers)),
+      sudoPassword: { ...markers, password },
+    });
+    return { ...r, bytesSent: r.bytesSent + sent };
+  }
+
+  private sudoPassword(): Promise<string | null> {
+    if (!this.sudoPasswordPromise) {
+      const fromOpts = this.opts.sudoPassword ?? this.opts.env?.KUBI_SUDO_PASSWORD;
+      const p: Promise<string | null> = fromOpts
+        ? Promise.resolve(fromOpts)
+        : this.opts.promptSudoPassword
+          ? this.opts.promptSudoPassword(this.name).then((v) => v || null)
+          : Promise.resolve(null);
+      this.sudoPasswordPromise = p.then((v) => {
+        if (v) this.redactor.add(v, 'sudo password');
+        return v;
+      });
+    }
+    return this.sudoPasswordPromise;
+  }
+
+  private async runLogged(spec: CommandSpec, channel: ChannelSpec): Promise<RawResult> {
+    const started = Date.now();
+    try {
+      const r = await this.runChannel(channel);
+      this.log?.command({
+        host: this.name,
+        command: this.redactor.redact(spec.logCommand ?? spec.display),
+        exitCode: r.exitCode,
+        durationMs: r.durationMs,
+        stdout: spec.hideStdout ? `<${r.stdout.length} bytes not logged>` : this.redactor.redact(r.stdout.toString('utf8')),
+        stderr: this.redactor.redact(r.stderr.toString('utf8')),
+        mutating: spec.mutating,
+        ...(spec.label ? { label: spec.label } : {}),
+      });
+      return r;
+    } catch (e) {
+      this.log?.command({
+        host: this.name,
+        command: this.redactor.redact(spec.logCommand ?? spec.display),
+        exitCode: null,
+        durationMs: Date.now() - started,
+        stdout: '',
+        stderr: this.redactor.redact(e instanceof Error ? e.message : String(e)),
+        mutating: spec.mutating,
+        ...(spec.label ? { label: spec.label } : {}),
+      });
+      throw e;
+    }
+  }
+
+  private markLost(detail: string): void {
+    if (this.lost) return;
+    this.lost = this.closedByUs
+      ? new KubiError('connection-closed', `the connection to ${this.name} was closed`, { host: this.name, hint: 'this is a bug: a command ran after the run closed its connections' })
+      : connectionLostError(this.name, detail);
+    if (!this.closedByUs) this.log?.event(this.name, `ssh connection lost: ${detail}`);
+    this.channels.fail(this.lost);
+    for (const fail of [...this.inflight]) fail(this.lost);
+  }
+
+  /** One exec channel: the round trip every operation costs. */
+  private async runChannel(spec: ChannelSpec): Promise<RawResult> {
+    if (this.lost) throw this.lost;
+    const release = await this.channels.acquire();
+    this.counters.roundTrips++;
+    let bytesSent = Buffer.byteLength(spec.commandLine);
+    this.counters.bytesSent += bytesSent;
+    const count = (n: number) => {
+      bytesSent += n;
+      this.counters.bytesSent += n;
+    };
+    const started = Date.now();
+    return new Promise<RawResult>((resolve, reject) => {
+      let done = false;
+      let channel: ClientChannel | null = null;
+      const stdout: Buffer[] = [];
+      const stderr: Buffer[] = [];
+      let exitCode: number | null = null;
+      let flushBeforeClose: (() => void) | null = null;
+
+      const finish = (fn: () => void, releaseNow = true) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.inflight.delete(onLost);
+        if (releaseNow) release();
+        fn();
+      };
+      const onLost = (err: KubiError) => finish(() => reject(err));
+      this.inflight.add(onLost);
+
+      const timer = setTimeout(() => {
+        finish(() => {
+          const ch = channel;
+          if (ch) {
+            try {
+              ch.signal('TERM');
+            } catch {
+              /* the server may not support signals */
+            }
+            // the slot is free once the server confirms the close (or after a grace period)
+            const grace = setTimeout(release, 5_000);
+            ch.once('close', () => {
+              clearTimeout(grace);
+              release();
+            });
+            try {
+              ch.close();
+            } catch {
+              release();
+            }
+          } else release();
+          reject(commandTimeoutError(this.name, spec.display, spec.timeoutMs));
+        }, false);
+      }, spec.timeoutMs);
+
+      const startStdin = (ch: ClientChannel) => {
+        if (spec.stdin !== undefined) {
+          count(spec.stdin.length);
+          ch.end(spec.stdin);
+        } else if (spec.sendOnToken) {
+          const { token, data } = spec.sendOnToken;
+          let seen = '';
+          const onData = (chunk: Buffer) => {
+            seen += chunk.toString('latin1');
+            if (seen.includes(`${token}\n`)) {
+              ch.stdout.off('data', onData);
+              count(data.length);
+              ch.end(data);
+            } else if (seen.length > 4 * token.length) seen = seen.slice(-2 * token.length);
+          };
+          ch.stdout.on('data', onData);
+        } else ch.end();
+      };
+
+      try {
+        this.client.exec(spec.commandLine, (err, ch) => {
+          if (done) {
+            ch?.close();
+            return;
+          }
+          if (err) {
+            finish(() =>
+              reject(
+                this.lost ??
+                  new KubiError('ssh-channel-failed', `cannot open a command channel on ${this.name}: ${err.message.toLowerCase()}`, {
+                    host: this.name,
+                    hint: 'the ssh server refused a new session (MaxSessions?); try again',
+                    cause: err,
+                  }),
+              ),
+            );
+            return;
+          }
+          channel = ch;
+          ch.on('data', (b: Buffer) => {
+            this.counters.bytesReceived += b.length;
+            stdout.push(b);
+          });
+          ch.on('exit', (code: number | null, signal?: string) => {
+            exitCode = exitCodeOf(code, signal);
+          });
+          ch.on('error', () => {
+            /* reported through close / connection loss */
+          });
+          ch.on('close', () => {
+            flushBeforeClose?.();
+            if (exitCode === null) {
+              finish(() =>
+                reject(this.lost ?? connectionLostError(this.name, `the channel of "${spec.display}" closed without an exit status`)),
+              );
+              return;
+            }
+            const code = exitCode;
+            finish(() =>
+              resolve({
+                display: spec.display,
+                exitCode: code,
+                stdout: Buffer.concat(stdout),
+                stderr: Buffer.concat(stderr),
+                durationMs: Date.now() - started,
+                bytesSent,
+              }),
+            );
+          });
+
+          if (!spec.sudoPassword) {
+            ch.stderr.on('data', (b: Buffer) => {
+              this.counters.bytesReceived += b.length;
+              stderr.push(b);
+            });
+            startStdin(ch);
+            return;
+          }
+          // sudo with a password: answer its prompt once, then wait for the command to start
+          const { prompt, started: startedMark, password } = spec.sudoPassword;
+          let pre = '';
+          let answered = false;
+          let running = false;
+          ch.stderr.on('data', (b: Buffer) => {
+            this.counters.bytesReceived += b.length;
+            if (running) {
+              stderr.push(b);
+              return;
+            }
+            pre += b.toString('utf8');
+            const at = pre.indexOf(startedMark);
+            if (at >= 0) {
+              running = true;
+              const rest = pre.slice(at + startedMark.length);
+              if (rest) stderr.push(Buffer.from(rest, 'utf8'));
+              startStdin(ch);
+              return;
+            }
+            const prompts = pre.split(prompt).length - 1;
+            if (prompts >= 2) {
+              finish(() => {
+                ch.close();
+                reject(
+                  new KubiError('sudo-password-rejected', `sudo on ${this.name} rejected the password`, {
+                    host: this.name,
+                    hint: `check KUBI_SUDO_PASSWORD (the password of ${this.user} on ${this.name})`,
+                  }),
+                );
+              });
+            } else if (prompts === 1 && !answered) {
+              answered = true;
+              const line = Buffer.from(`${password}\n`, 'utf8');
+              count(line.length);
+              ch.write(line);
+            }
+          });
+          flushBeforeClose = () => {
+            if (!running && pre) stderr.push(Buffer.from(pre.split(prompt).join(''), 'utf8'));
+          };
+        });
+      } catch (e) {
+        finish(() => reject(this.lost ?? e));
+      }
+    });
+  }
+}
+
+/** The spec as it runs under sudo (what logs and errors show). */
+function withPrefix(spec: CommandSpec, prefix: string): CommandSpec {
+  const out: CommandSpec = { ...spec, display: `${prefix} ${spec.display}` };
+  if (spec.logCommand !== undefined) out.logCommand = `${prefix} ${spec.logCommand}`;
+  return out;
+}
+
+function channelBase(spec: CommandSpec): Omit<ChannelSpec, 'commandLine'> {
+  const base: Omit<ChannelSpec, 'commandLine'> = { display: spec.display, timeoutMs: spec.timeoutMs };
+  if (spec.stdin !== undefined) base.stdin = spec.stdin;
+  if (spec.sendOnToken !== undefined) base.sendOnToken = spec.sendOnToken;
+  return base;
+}
+
+function toBuffer(v: string | Buffer): Buffer {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+async function readSshConfig(opts: TransportOptions, env: NodeJS.ProcessEnv): Promise<ParsedSshConfig | null> {
+  const file = opts.sshConfigPath ?? path.join(env.HOME ?? os.homedir(), '.ssh', 'config');
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new KubiError('ssh-config-unreadable', `cannot read ${file}: ${(e as Error).message}`, { hint: 'fix its permissions or set useSshConfig: false' });
+  }
+  const parsed = parseSshConfig(text);
+  for (const w of parsed.warnings) opts.log?.event(null, `${file}: ${w}`);
+  return parsed;
+}
