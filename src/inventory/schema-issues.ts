@@ -19,7 +19,7 @@ export interface SchemaIssue {
 
 /** What to add when a required field is missing, by path with indexes replaced by []. */
 const REQUIRED_HINTS: Record<string, string> = {
-  cluster: 'add a cluster section, e.g.\n  cluster:\n    name: homelab',
+  cluster: 'add a cluster section with a name, e.g. cluster: {name: homelab}',
   'cluster.name': 'add `name:` with a lower-case cluster name, e.g. name: homelab',
   hosts: 'add a hosts list with at least one host (name, address, roles)',
   'hosts[].name': 'add `name:` with the host name (lower-case, e.g. pi-1)',
