@@ -5,8 +5,12 @@
  */
 import type { AnyStep } from '../engine/types.js';
 import { registerSteps } from './registry.js';
+import { hostSteps } from './host/index.js';
+import { pkiSteps } from './pki/index.js';
 
 export const builtinSteps: AnyStep[] = [
+  ...hostSteps,
+  ...pkiSteps,
   // e.g. ...hostSteps, ...pkiSteps, ...etcdSteps (each component module exports its list)
 ];
 
