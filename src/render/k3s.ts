@@ -6,7 +6,7 @@
  */
 import { EXIT, KubiError } from '../errors.js';
 import type { Host, Inventory } from '../inventory/schema.js';
-import { parseIpv4 } from '../network/ipv4.js';
+import { parseCidr, parseIpv4 } from '../network/ipv4.js';
 import { CONTAINERD_SOCKET, K3S_PATHS, apiVipUrl, clusterDns, etcdMembers, hasRole, servers } from './cluster.js';
 import { renderTemplate, type RenderedFile } from './engine.js';
 import { etcdClientUrl } from './etcd.js';
@@ -130,6 +130,9 @@ export function buildK3sServerContext(inv: Inventory, host: Host, opts: K3sNodeO
   // apiVipUrl() checks that a mode with a VIP has one
   const vip = apiVipUrl(inv) === null ? null : inv.endpoint.vip!;
   const bridge = inv.network.cni === 'bridge';
+  parseCidr(inv.network.podCidr, 'network.podCidr');
+  parseCidr(inv.network.serviceCidr, 'network.serviceCidr');
+  parseIpv4(clusterDns(inv), 'network.clusterDns');
   return {
     ...nodeContext(host, opts),
     httpsListenPort: inv.endpoint.port === K3S_DEFAULT_PORT ? null : inv.endpoint.port,
