@@ -28,6 +28,8 @@ export interface StepPlanEntry {
   /** target names in run order (LOCAL_TARGET for a local step) */
   hosts: string[];
   strategy: 'parallel' | 'serial';
+  /** how many hosts run at once (1 for serial) */
+  concurrency: number;
 }
 
 export type EngineEvent =

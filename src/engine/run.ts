@@ -107,6 +107,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunResult> {
     title: e.step.title,
     hosts: e.selector.kind === 'local' ? [LOCAL_TARGET] : targetsOf.get(e.id)!.map((h) => h.name),
     strategy: e.strategy,
+    concurrency: e.selector.kind === 'local' ? 1 : Math.max(1, Math.min(e.concurrency, opts.maxConcurrency ?? Number.POSITIVE_INFINITY)),
   }));
 
   const result: RunResult = { mode, playbook: opts.playbook.name, ok: true, steps: [], notRun: [], interrupted: false, durationMs: 0 };
@@ -136,10 +137,9 @@ export async function runPlaybook(opts: RunOptions): Promise<RunResult> {
       } else {
         const step = entry.step as Step<unknown>;
         const hosts = targetsOf.get(entry.id)!;
-        const width = Math.min(entry.concurrency, opts.maxConcurrency ?? Number.POSITIVE_INFINITY);
         await forEachLimit(
           hosts,
-          width,
+          plan.concurrency,
           async (host, i) => record(i, await runHost(step, entry, host, cluster, opts.remotes, emit, now, fail)),
           {
             shouldStart: () => !controller.signal.aborted,
