@@ -41,6 +41,11 @@ export interface ResolverOptions {
   fetch?: typeof fetch;
   /** per-request timeout (default 10 minutes: k3s is ~70 MB) */
   timeoutMs?: number;
+  /**
+   * false: never download (plan mode); a file that is not verified in the cache is an
+   * `artifact-not-cached` error and nothing is written. Default true.
+   */
+  allowDownload?: boolean;
 }
 
 /** ~/.cache/kubi-provision/artifacts, honouring $XDG_CACHE_HOME. */
@@ -87,12 +92,14 @@ export class ArtifactResolver {
   readonly source: ArtifactSource;
   private readonly fetchFn: typeof fetch;
   private readonly timeoutMs: number;
+  private readonly allowDownload: boolean;
   private readonly memo = new Map<string, Promise<ResolvedArtifact>>();
 
   constructor(source: ArtifactSource, opts: ResolverOptions = {}) {
     this.source = source;
     this.fetchFn = opts.fetch ?? fetch;
     this.timeoutMs = opts.timeoutMs ?? 10 * 60 * 1000;
+    this.allowDownload = opts.allowDownload ?? true;
   }
 
   get cacheDir(): string {
@@ -162,8 +169,20 @@ export class ArtifactResolver {
     const file = path.join(folder, spec.fileName);
     const sumFile = path.join(folder, spec.checksumFileName);
     const urls = this.urls(spec);
+    const cached = (await exists(sumFile)) && (await exists(file));
+    if (cached) {
+      const expected = expectedSha256(spec, await fs.readFile(sumFile, 'utf8'));
+      const actual = await sha256File(file);
+      if (actual === expected) return { spec, path: file, sha256: actual, size: (await fs.stat(file)).size, origin: 'cache' };
+    }
+    if (!this.allowDownload) {
+      throw new ArtifactError(
+        'artifact-not-cached',
+        `${spec.fileName} is not (intact) in the cache ${folder}`,
+        'run without plan mode to download and verify it',
+      );
+    }
     await ensureDir(folder, 0o755);
-
     if (!(await exists(sumFile))) {
       const text = (await this.download(urls.sums)).toString('utf8');
       expectedSha256(spec, text); // refuse a checksum file that does not name our file before caching it

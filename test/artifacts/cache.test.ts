@@ -234,6 +234,16 @@ describe('mirror over real HTTP on 127.0.0.1', () => {
     expect(sha256(cached)).toBe(again.sha256);
   });
 
+  it('allowDownload: false (plan mode) uses a verified cache entry but never downloads or writes', async () => {
+    const noDl = () => new ArtifactResolver(mirror(), { allowDownload: false });
+    await expect(noDl().resolve('etcd', V.etcd, 'amd64')).rejects.toMatchObject({ code: 'artifact-not-cached' });
+    expect(requests).toEqual([]);
+    expect(existsSync(cacheDir)).toBe(false);
+    await new ArtifactResolver(mirror()).resolve('etcd', V.etcd, 'amd64');
+    expect((await noDl().resolve('etcd', V.etcd, 'amd64')).origin).toBe('cache');
+    expect(requests).toHaveLength(2);
+  });
+
   it('http 404 is a download error that says to check the version', async () => {
     await expect(new ArtifactResolver(mirror()).resolve('etcd', 'v9.9.9', 'amd64')).rejects.toMatchObject({
       code: 'artifact-download-failed',
