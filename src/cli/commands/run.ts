@@ -1,0 +1,235 @@
+/**
+ * `plan <inventory>` and `up <inventory>`: run a playbook (default playbooks/up.yaml) against the
+ * cluster. Flow: load inventory -> load playbook (unknown steps refused) -> check the step
+ * selection -> state dir (0700) -> lock -> run log -> connect the targeted hosts -> facts ->
+ * run -> report (plan: text, JSON or a Markdown runbook; up: summary) -> exit code (0 ok, 1 a
+ * run failed, 130 interrupted). Heavy modules are imported inside the action (fast startup).
+ *
+ * The collaborators (inventory loader, SSH pool, facts) come in through `RunDeps`, so tests can
+ * drive the whole command with test doubles; `realDeps()` wires the real modules.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Facts } from '../../facts/types.js';
+import type { Inventory } from '../../inventory/schema.js';
+import type { RemoteHost, CommandLogSink } from '../../transport/types.js';
+import type { RunLog } from '../../engine/runlog.js';
+import type { CliContext } from '../output.js';
+
+export interface RunCommandOptions {
+  only?: string[];
+  from?: string;
+  until?: string;
+  output?: string;
+  runbook?: string;
+  quiet?: boolean;
+  concurrency?: string | number;
+  strictHostKeys?: boolean;
+  acceptChangedHostKeys?: boolean;
+  playbook?: string;
+}
+
+/** What the command needs from the rest of the tool (real modules, or test doubles). */
+export interface RunDeps {
+  loadInventory(file: string): Promise<{ inventory: Inventory; path: string; stateDir: string }>;
+  /** connect to the named hosts (one connection each, reused for the whole run) */
+  connect(args: {
+    inventory: Inventory;
+    inventoryPath: string;
+    stateDir: string;
+    hosts: string[];
+    log: CommandLogSink;
+    strictHostKeys: boolean;
+    acceptChangedHostKeys: boolean;
+    say(line: string): void;
+  }): Promise<{ hosts: ReadonlyMap<string, RemoteHost>; closeAll(): void }>;
+  gatherFacts(remote: RemoteHost): Promise<Facts>;
+}
+
+export async function realDeps(): Promise<RunDeps> {
+  const [{ loadInventory }, transport, { gatherFacts }] = await Promise.all([
+    import('../../inventory/load.js'),
+    import('../../transport/index.js'),
+    import('../../facts/gather.js'),
+  ]);
+  return {
+    loadInventory,
+    gatherFacts: (remote) => gatherFacts(remote),
+    async connect(a) {
+      const wanted = new Set(a.hosts);
+      const targets = transport.targetsFromInventory(a.inventory, { baseDir: path.dirname(a.inventoryPath) }).filter((t) => wanted.has(t.name));
+      const pool = await transport.connectHosts(targets, {
+        stateDir: a.stateDir,
+        inventoryPath: a.inventoryPath,
+        log: a.log,
+        strictHostKeys: a.strictHostKeys,
+        acceptChangedHostKeys: a.acceptChangedHostKeys,
+        onHostKey: (e) =>
+          a.say(
+            e.kind === 'recorded'
+              ? `recorded the host key of ${e.host} (${e.address}:${e.port}): ${e.keyType} ${e.fingerprint}`
+              : `REPLACED the host key of ${e.host} (${e.address}:${e.port}): was ${e.previousKeyType ?? '?'} ${e.previousFingerprint ?? '?'}, now ${e.keyType} ${e.fingerprint}`,
+          ),
+      });
+      return { hosts: pool.hosts, closeAll: () => pool.closeAll() };
+    },
+  };
+}
+
+const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
+
+export function register(program: Command, cli: CliContext): void {
+  for (const name of ['plan', 'up'] as const) {
+    const cmd = program
+      .command(name)
+      .description(
+        name === 'plan'
+          ? 'show what `up` would change, per host and step, with diffs (changes nothing)'
+          : 'bring the cluster to the state the inventory describes (safe to re-run)',
+      )
+      .argument('<inventory>', 'inventory YAML file, e.g. inventories/homelab.yaml')
+      .option('--only <steps>', 'run only these steps: ids or components (etcd), comma-separated or repeated', collect)
+      .option('--from <step>', 'start at this step (or the first step of a component)')
+      .option('--until <step>', 'stop after this step (or after the last step of a component)')
+      .option('--concurrency <n>', 'at most this many hosts at once in a step (default: the playbook, 10)')
+      .option('--quiet', 'no progress output')
+      .option('--strict-host-keys', 'refuse hosts whose SSH host key is not recorded yet (no trust on first use)')
+      .option('--accept-changed-host-keys', 'replace changed SSH host keys (throw-away labs only), reporting both fingerprints')
+      .option('--playbook <name|file>', 'the playbook to run (default: up)');
+    if (name === 'plan') {
+      cmd.option('--output <format>', 'text or json', 'text').option('--runbook <file>', 'also write the plan as a Markdown runbook (every file and command, secrets masked)');
+    }
+    cmd.action(async (file: string, opts: RunCommandOptions) => {
+      process.exitCode = await runCommand(name, file, opts, cli, await realDeps());
+    });
+  }
+}
+
+/** The whole command; returns the exit code. Throws KubiError for problems before the run (handled by the CLI's one handler). */
+export async function runCommand(command: 'plan' | 'up', file: string, opts: RunCommandOptions, cli: CliContext, deps: RunDeps): Promise<number> {
+  const { EXIT, KubiError, UsageError } = await import('../../errors.js');
+  await import('../../steps/index.js'); // registers the built-in steps
+  const { loadPlaybook } = await import('../../engine/playbook.js');
+  const { selectSteps } = await import('../../engine/select.js');
+  const { resolveTargets } = await import('../../engine/targets.js');
+  const { ensureDir, writeFileAtomic } = await import('../../engine/fs-atomic.js');
+  const lockMod = await import('../../engine/lock.js');
+  const { RunLog } = await import('../../engine/runlog.js');
+  const { runPlaybook } = await import('../../engine/run.js');
+  const report = await import('../../engine/report.js');
+  const { createProgress } = await import('../progress.js');
+  const say = (line: string): void => cli.output.errLine(line);
+
+  // --- everything that can be refused before touching anything (exit 2)
+  const output = opts.output ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${output}: use text or json`);
+  let maxConcurrency: number | undefined;
+  if (opts.concurrency !== undefined) {
+    maxConcurrency = Number(opts.concurrency);
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new UsageError(`--concurrency ${opts.concurrency}: give a whole number of at least 1`);
+  }
+  const loaded = await deps.loadInventory(file);
+  const playbook = await loadPlaybook(opts.playbook ?? 'up');
+  const selection = {
+    ...(opts.only ? { only: opts.only } : {}),
+    ...(opts.from !== undefined ? { from: opts.from } : {}),
+    ...(opts.until !== undefined ? { until: opts.until } : {}),
+  };
+  const selected = new Set(selectSteps(playbook.steps.map((s) => s.id), selection));
+  const hostNames = new Set<string>();
+  for (const s of playbook.steps) {
+    if (!selected.has(s.id)) continue;
+    for (const h of resolveTargets(s.selector, loaded.inventory, s.id)) hostNames.add(h.name);
+  }
+  const targets = loaded.inventory.hosts.map((h) => h.name).filter((n) => hostNames.has(n));
+
+  // --- state, lock, log
+  await ensureDir(loaded.stateDir, 0o700);
+  const lock = lockMod.acquireLock(loaded.stateDir, command, {
+    onStale: (stale, why) => say(`note: replacing a stale lock (${lockMod.describeHolder(stale)}): ${why}`),
+  });
+  const controller = new AbortController();
+  const removeSignals = lockMod.handleSignals(() => {
+    say('interrupted: letting work in flight finish, starting nothing new (Ctrl-C again stops at once)');
+    controller.abort(new KubiError('interrupted', 'interrupted by the user'));
+  });
+  let runLog: RunLog | undefined;
+  let closeAll: (() => void) | undefined;
+  try {
+    runLog = RunLog.open(loaded.stateDir, { command });
+    const log = runLog;
+    if (!opts.quiet) say(`run log: ${log.path}`);
+
+    // --- connect + facts (only the hosts the selected steps target)
+    let remotes: ReadonlyMap<string, RemoteHost> = new Map();
+    const facts = new Map<string, Facts>();
+    if (targets.length > 0) {
+      const pool = await deps.connect({
+        inventory: loaded.inventory,
+        inventoryPath: loaded.path,
+        stateDir: loaded.stateDir,
+        hosts: targets,
+        log,
+        strictHostKeys: opts.strictHostKeys === true,
+        acceptChangedHostKeys: opts.acceptChangedHostKeys === true,
+        say,
+      });
+      closeAll = () => pool.closeAll();
+      remotes = pool.hosts;
+      const gathered = await Promise.all(
+        targets.map(async (name) => {
+          const remote = pool.hosts.get(name);
+          if (!remote) throw new KubiError('internal', `no connection to ${name}`, { host: name });
+          return [name, await deps.gatherFacts(remote)] as const;
+        }),
+      );
+      for (const [name, f] of gathered) facts.set(name, f);
+    }
+
+    // --- run
+    const progress = createProgress({ mode: opts.quiet ? 'quiet' : 'auto' });
+    const result = await runPlaybook({
+      playbook,
+      selection,
+      cluster: {
+        inventory: loaded.inventory,
+        inventoryPath: loaded.path,
+        stateDir: loaded.stateDir,
+        mode: command === 'plan' ? 'plan' : 'apply',
+        facts,
+        services: {},
+        signal: controller.signal,
+        now: () => new Date(),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      },
+      remotes,
+      onEvent: [log.engineEvent, progress.onEvent],
+      ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+    });
+    await progress.done();
+
+    // --- report
+    if (command === 'plan') {
+      if (output === 'json') cli.output.out(JSON.stringify(report.renderJson(result), null, 2) + '\n');
+      else cli.output.out(report.renderText(result));
+      if (opts.runbook) {
+        const target = path.resolve(opts.runbook);
+        await writeFileAtomic(
+          target,
+          report.renderRunbook(result, { inventory: loaded.inventory, inventoryPath: loaded.path, stateDir: loaded.stateDir, generatedAt: new Date() }),
+          0o644,
+        );
+        say(`runbook written to ${target}`);
+      }
+    } else {
+      cli.output.out(report.renderSummary(result) + '\n');
+    }
+    if (result.interrupted) return 130;
+    return result.ok ? EXIT.ok : EXIT.runFailed;
+  } finally {
+    closeAll?.();
+    runLog?.close();
+    removeSignals();
+    lock.release();
+  }
+}
