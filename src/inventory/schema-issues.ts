@@ -15,6 +15,8 @@ export interface SchemaIssue {
   at: 'key' | 'value';
   message: string;
   hint: string;
+  /** for an unknown key: the allowed key it is probably a misspelling of */
+  suggestion?: string;
 }
 
 /** What to add when a required field is missing, by path with indexes replaced by []. */
@@ -93,6 +95,7 @@ export function convertZodIssues(root: z.ZodType, data: unknown, issues: readonl
             at: 'key',
             message: `unknown key ${quote(key)}`,
             hint: guess ? `did you mean ${quote(guess)}?` : `allowed keys here: ${allowed.join(', ')}`,
+            ...(guess ? { suggestion: guess } : {}),
           });
         }
         break;
@@ -169,5 +172,17 @@ export function convertZodIssues(root: z.ZodType, data: unknown, issues: readonl
         out.push({ path, at: 'value', message: lowerFirst(issue.message), hint: 'see the inventory reference' });
     }
   }
-  return out;
+  return dropMissingWhenMisspelt(out);
+}
+
+/**
+ * A misspelt key (`adress:`) also leaves the real key missing; the "did you mean" issue says it
+ * all, so drop the "required field is missing" issue it explains.
+ */
+function dropMissingWhenMisspelt(issues: SchemaIssue[]): SchemaIssue[] {
+  const explained = new Set<string>();
+  for (const i of issues) {
+    if (i.suggestion !== undefined) explained.add(formatPath([...i.path.slice(0, -1), i.suggestion]));
+  }
+  return issues.filter((i) => !(i.message === 'required field is missing' && explained.has(formatPath(i.path))));
 }

@@ -39,6 +39,9 @@ function yamlProblem(code: string, message: string, offset: number): SourceProbl
   if (/call stack/i.test(firstLine)) {
     return { offset, message: 'yaml: the document is nested too deeply', hint: 'an inventory needs only a few levels of nesting' };
   }
+  if (/end with an? [\]}]/.test(firstLine)) {
+    return { offset, message: `yaml: ${firstLine}`, hint: 'a [ or { is not closed (or the lines inside it are indented less than the key)' };
+  }
   const hints: Record<string, string> = {
     DUPLICATE_KEY: 'each key may appear once per mapping; remove or merge the duplicate',
     BAD_INDENT: 'indent with spaces, the same amount for keys at the same level',
@@ -47,6 +50,12 @@ function yamlProblem(code: string, message: string, offset: number): SourceProbl
     UNEXPECTED_TOKEN: 'check the punctuation around this position (":", "-", quotes, brackets)',
     BAD_ALIAS: 'an alias (*name) must refer to an anchor (&name) defined before it',
     TAG_RESOLVE_FAILED: 'remove the explicit tag (!...); write plain values',
+    BAD_DQ_ESCAPE: 'inside "double quotes" a backslash starts an escape; use single quotes for literal backslashes',
+    MULTILINE_IMPLICIT_KEY: 'a key must fit on one line; check for a missing ":" or an unclosed quote above',
+    BLOCK_AS_IMPLICIT_KEY: 'check the indentation and the ":" after each key',
+    BAD_SCALAR_START: 'quote values that start with @ or a backtick',
+    MULTIPLE_DOCS: 'an inventory is one YAML document',
+    NON_STRING_KEY: 'keys are plain words; quote them if needed',
   };
   return { offset, message: `yaml: ${firstLine}`, hint: hints[code] ?? 'fix the YAML syntax at this position' };
 }

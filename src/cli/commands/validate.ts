@@ -58,6 +58,7 @@ function firstServer(loaded: LoadedInventory): string {
 
 /** Relative to cwd when inside it (shorter), absolute otherwise. */
 function displayPath(p: string, cwd: string): string {
+  if (cwd === path.parse(cwd).root) return p;
   const rel = path.relative(cwd, p);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
