@@ -9,7 +9,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { $, quote } from 'zx';
+import { $ } from 'zx';
 import { KubiError } from '../errors.js';
 
 export interface RunOptions {
@@ -59,9 +59,9 @@ export function lastLines(text: string, n: number): string {
   return text.trimEnd().split('\n').slice(-n).join('\n').trim();
 }
 
-/** The pasteable form of an argv (the same quoting zx applies). */
+/** The pasteable form of an argv (POSIX single quotes where needed; for logs and errors). */
 export function pasteable(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_\-./:=@,+%]+$/.test(a) ? a : quote(a))).join(' ');
+  return argv.map((a) => (/^[A-Za-z0-9_\-./:=@,+%]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 /** The argv prefix that switches only the network namespace. */
