@@ -69,6 +69,7 @@ describe('etcd 3.4 runs from the rendered environment file', () => {
     const out = execFileSync('unshare', ['--mount', '--net', '--fork', '--', '/bin/sh', '-c', SCRIPT], {
       encoding: 'utf8',
       timeout: 90_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
         ...Object.fromEntries(parseEnvFile(envText)),

@@ -56,6 +56,7 @@ echo "EXIT $?"
 `;
     const out = execFileSync('unshare', ['--net', '--mount', '--fork', '--', '/bin/sh', '-c', script], {
       encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DIR: dir, LIBS: libs, KEEPALIVED: keepalived },
     });
     const code = Number(/EXIT (\d+)/.exec(out)?.[1] ?? NaN);
@@ -120,6 +121,7 @@ sh "$DIR/check.sh"; echo "down $?"
     const out = execFileSync('unshare', ['--net', '--mount', '--fork', '--', '/bin/sh', '-c', script], {
       encoding: 'utf8',
       timeout: 60_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', DIR: dir, NODE: process.execPath },
     });
     expect(out.trim().split('\n')).toEqual(['no-cert 0', 'ready 0', 'not-ready 1', 'down 1']);

@@ -46,7 +46,7 @@ describe('pod-routes.sh on a real network stack', () => {
     const out = execFileSync(
       'unshare',
       ['--net', '--fork', '--', '/bin/sh', '-c', `${SETUP}\nsh "$1/full.sh"\n${show}\nsh "$1/full.sh"\n${show}\nsh "$1/smaller.sh"\n${show}\n`, 'sh', dir],
-      { encoding: 'utf8', timeout: 120_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
+      { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
     );
     const runs = out.split('== kubi\n').slice(1).map((chunk) => {
       const [kubi, all] = chunk.split('== all\n');
