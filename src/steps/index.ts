@@ -7,10 +7,14 @@ import type { AnyStep } from '../engine/types.js';
 import { registerSteps } from './registry.js';
 import { hostSteps } from './host/index.js';
 import { pkiSteps } from './pki/index.js';
+import { artifactSteps } from './artifacts/index.js';
+import { etcdSteps } from './etcd/index.js';
 
 export const builtinSteps: AnyStep[] = [
   ...hostSteps,
   ...pkiSteps,
+  ...artifactSteps,
+  ...etcdSteps,
   // e.g. ...hostSteps, ...pkiSteps, ...etcdSteps (each component module exports its list)
 ];
 

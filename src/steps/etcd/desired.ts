@@ -18,6 +18,8 @@ export const ETCD_FINGERPRINT_PATH = fingerprintPathOf({ unit: ETCD_UNIT });
 
 export interface EtcdDesired {
   binaries: DesiredFile[];
+  /** plan mode: why the binaries are not known yet (null when they are) */
+  binariesPending: string | null;
   certificates: DesiredFile[];
   config: DesiredFile[];
   dirs: DesiredDir[];
@@ -82,9 +84,9 @@ const PROCESS_INPUTS = new Set<string>([
   ETCD_PKI.peerKey,
 ]);
 
-export function etcdFingerprint(files: readonly DesiredFile[]): string {
+export function etcdFingerprint(files: readonly DesiredFile[], extra: readonly string[] = []): string {
   const inputs = files.filter((f) => PROCESS_INPUTS.has(f.path));
-  return fingerprintOf({ unit: ETCD_UNIT, inputs: { files: inputs } }) ?? '';
+  return fingerprintOf({ unit: ETCD_UNIT, inputs: { files: inputs, extra } }) ?? '';
 }
 
 const memo = new WeakMap<ClusterContext, Map<string, Promise<EtcdDesired>>>();
@@ -99,10 +101,19 @@ export function etcdDesired(ctx: Pick<StepContext, 'cluster' | 'host' | 'facts'>
   let p = perHost.get(ctx.host.name);
   if (!p) {
     p = (async () => {
-      const binaries = await etcdBinaryFiles(ctx);
+      const bin = await etcdBinaryFiles(ctx);
       const certificates = await etcdCertificateFiles(ctx.cluster, ctx.host.name);
       const config = etcdConfigFiles(ctx);
-      return { binaries, certificates, config, dirs: etcdDirs(ctx.cluster), fingerprint: etcdFingerprint([...binaries, ...certificates, ...config]) };
+      // a binary not known yet (plan mode, not downloaded) can never match a recorded fingerprint
+      const extra = bin.pending ? [`binary pending: ${bin.pending}`] : [];
+      return {
+        binaries: bin.files,
+        binariesPending: bin.pending,
+        certificates,
+        config,
+        dirs: etcdDirs(ctx.cluster),
+        fingerprint: etcdFingerprint([...bin.files, ...certificates, ...config], extra),
+      };
     })();
     perHost.set(ctx.host.name, p);
     p.catch(() => perHost!.delete(ctx.host.name));

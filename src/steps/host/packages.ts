@@ -49,12 +49,16 @@ export function planPackages(observed: PackagesObserved, wanted: readonly string
   return [{ kind: 'script', title: `apt-get install ${missing.join(' ')}`, script: installScript(missing) }];
 }
 
+/** The read-only check: one dpkg-query (missing packages print nothing; never fails). */
+export function packagesCheckScript(packages: readonly string[] = REQUIRED_PACKAGES): string {
+  return `dpkg-query -W -f '\${Package} \${db:Status-Status}\\n' ${packages.map(quoteWord).join(' ')} 2>/dev/null; true`;
+}
+
 export const hostPackages: Step<PackagesObserved> = {
   id: 'host.packages',
   title: 'Install the required host packages',
   async check(ctx) {
-    const wanted = REQUIRED_PACKAGES.map(quoteWord).join(' ');
-    const res = await ctx.remote.script(`dpkg-query -W -f '\${Package} \${db:Status-Status}\\n' ${wanted} 2>/dev/null; true`, {
+    const res = await ctx.remote.script(packagesCheckScript(), {
       label: 'query installed packages',
       mutating: false,
     });

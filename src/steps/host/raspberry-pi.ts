@@ -97,6 +97,13 @@ function canReconnect(remote: RemoteHost): remote is RemoteHost & Reconnectable 
   return typeof (remote as Partial<Reconnectable>).reconnect === 'function';
 }
 
+function cannotReconnect(host: string): KubiError {
+  return new KubiError('reboot-unsupported', 'this connection cannot reconnect after a reboot', {
+    host,
+    hint: `reboot ${host} yourself (systemctl reboot), then run up again`,
+  });
+}
+
 async function bootId(remote: RemoteHost): Promise<string> {
   const res = await remote.exec(['cat', '/proc/sys/kernel/random/boot_id'], { mutating: false, label: 'read boot id' });
   return res.stdout.trim();
@@ -105,12 +112,7 @@ async function bootId(remote: RemoteHost): Promise<string> {
 /** Reboot and wait until the host answers with a new boot id (so it really went down and came back). */
 export async function rebootAndWait(ctx: StepContext, timeoutMs = REBOOT_TIMEOUT_MS): Promise<void> {
   const remote = ctx.remote;
-  if (!canReconnect(remote)) {
-    throw new KubiError('reboot-unsupported', 'this connection cannot reconnect after a reboot', {
-      host: ctx.host.name,
-      hint: `reboot ${ctx.host.name} yourself (systemctl reboot), then run up again`,
-    });
-  }
+  if (!canReconnect(remote)) throw cannotReconnect(ctx.host.name);
   const before = await bootId(remote);
   ctx.report('rebooting');
   try {
@@ -159,7 +161,9 @@ export const hostRaspberryPi: Step<PiObserved> = {
     return planRaspberryPi(observed, ctx.host.name);
   },
   async apply(changes, ctx) {
+    const reboot = changes.some((c) => c.kind === 'action' && c.title === REBOOT_TITLE);
+    if (reboot && !canReconnect(ctx.remote)) throw cannotReconnect(ctx.host.name);
     await applyChanges(ctx.remote, changes.filter((c) => c.kind !== 'action'));
-    if (changes.some((c) => c.kind === 'action' && c.title === REBOOT_TITLE)) await rebootAndWait(ctx);
+    if (reboot) await rebootAndWait(ctx);
   },
 };

@@ -60,6 +60,7 @@ for u in ${units}; do
   s "unit-$(printf '%s' "$u" | tr -c 'a-z0-9\\n' '-')"
   systemctl show -p LoadState -p ActiveState "$u" 2>/dev/null
 done
+true
 `;
 }
 
