@@ -38,7 +38,8 @@ export const SECTION_MARKER_PREFIX = '@@kubi:';
 export const SECTION_MARKER_SUFFIX = '@@';
 
 /**
- * The script. `LC_ALL=C` keeps tool output stable; `t` bounds anything that talks to D-Bus.
+ * The script. `LC_ALL=C` keeps tool output stable; `t` bounds (5 s) every probe that could block
+ * (D-Bus, a hung network mount under df).
  * /proc/device-tree/model is NUL-terminated: it is printed raw and the parser strips the NUL.
  */
 export const FACTS_SCRIPT = String.raw`export LC_ALL=C
@@ -60,11 +61,11 @@ s cmdline-path; if [ -n "$cmdline" ]; then echo "$cmdline"; fi
 s cmdline; if [ -n "$cmdline" ]; then cat "$cmdline" 2>/dev/null; fi
 s meminfo; grep -E '^(MemTotal|MemAvailable|MemFree|SwapTotal):' /proc/meminfo 2>/dev/null
 s swaps; cat /proc/swaps 2>/dev/null
-s df-var; df -PB1 /var 2>/dev/null
+s df-var; t df -PB1 /var 2>/dev/null
 s hostname; hostname 2>/dev/null || cat /proc/sys/kernel/hostname 2>/dev/null
-s ip-addr; if have ip; then ip -o -4 addr show 2>/dev/null; fi
-s ip-link; if have ip; then ip -o link 2>/dev/null; fi
-s systemd-version; if have systemctl; then systemctl --version 2>/dev/null | head -n 1; fi
+s ip-addr; if have ip; then t ip -o -4 addr show 2>/dev/null; fi
+s ip-link; if have ip; then t ip -o link 2>/dev/null; fi
+s systemd-version; if have systemctl; then t systemctl --version 2>/dev/null | head -n 1; fi
 s systemd-running; if [ -d /run/systemd/system ]; then echo yes; else echo no; fi
 s ntp-synchronized
 if [ -d /run/systemd/system ] && have timedatectl; then t timedatectl show -p NTPSynchronized 2>/dev/null; fi
@@ -76,7 +77,7 @@ if [ -d /run/systemd/system ] && have systemctl; then
 fi
 s package-manager; for p in apt-get dnf yum zypper apk pacman; do if have "$p"; then echo "$p"; break; fi; done
 s container
-if have systemd-detect-virt; then systemd-detect-virt --container 2>/dev/null
+if have systemd-detect-virt; then t systemd-detect-virt --container 2>/dev/null
 elif [ -r /run/systemd/container ]; then cat /run/systemd/container; echo
 else echo unknown; fi
 s uid; id -u 2>/dev/null
