@@ -164,7 +164,8 @@ describe('host.raspberry-pi elsewhere', () => {
     const pi = new FakePi(facts);
     const ctx = ctxFor(facts, pi);
     const plan = await hostRaspberryPi.plan(await hostRaspberryPi.check(ctx), ctx);
-    const noReconnect = Object.assign(Object.create(Object.getPrototypeOf(pi)) as FakePi, pi, { reconnect: undefined });
+    const noReconnect = pi as FakePi & { reconnect?: unknown };
+    Object.defineProperty(noReconnect, 'reconnect', { value: undefined });
     await expect(hostRaspberryPi.apply!(plan, { ...ctx, remote: noReconnect })).rejects.toThrow(/cannot reconnect after a reboot/);
     // refused before anything was written
     expect(noReconnect.mutatingCalls()).toEqual([]);
