@@ -31,9 +31,11 @@ export class RemoteCommandError extends KubiError {
   /** the whole captured stdout (redacted): some tools report errors there */
   readonly stdout: string;
 
+  /** what the command was for ("write /etc/etcd/etcd.conf"), when the caller said */
+  readonly label?: string;
+
   constructor(args: { host: string; command: string; exitCode: number; stderr: string; stdout: string; label?: string }) {
-    const what = args.label ? `${args.label}: ${args.command}` : args.command;
-    super('remote-command', `command failed on ${args.host} (exit ${args.exitCode}): ${what}`, {
+    super('remote-command', `command failed on ${args.host} (exit ${args.exitCode}): ${args.command}`, {
       host: args.host,
       hint: `the last lines of its stderr are shown; reproduce it on ${args.host} with: ${args.command}`,
     });
@@ -42,6 +44,7 @@ export class RemoteCommandError extends KubiError {
     this.remoteExitCode = args.exitCode;
     this.stderrTail = lastLines(args.stderr, STDERR_TAIL_LINES);
     this.stdout = args.stdout;
+    if (args.label !== undefined) this.label = args.label;
   }
 }
 

@@ -118,6 +118,18 @@ export function scriptPayload(script: string): string {
   return `exec 3<&-; ${script}`;
 }
 
+/**
+ * Enforce a command's timeout on the host too: coreutils/busybox `timeout` sends TERM to the
+ * command's whole process group a second after the transport gives up (and KILL 5 s later).
+ * The transport's own timer closes the channel first; this makes sure nothing lingers, even
+ * for root logins (OpenSSH does not deliver channel signals to root sessions) or when the
+ * connection is gone. 0 or less means no timeout.
+ */
+export function withRemoteTimeout(argv: readonly string[], timeoutMs: number): string[] {
+  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return [...argv];
+  return ['timeout', '-k', '5', String(Math.ceil(timeoutMs / 1000) + 1), ...argv];
+}
+
 /** The sudo prefix when the login user needs no password (NOPASSWD rule). */
 export function sudoNoPasswordArgv(argv: readonly string[]): string[] {
   return ['sudo', '-n', '--', ...argv];

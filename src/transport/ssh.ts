@@ -33,6 +33,7 @@ import {
   scriptPayload,
   sudoNoPasswordArgv,
   sudoPasswordArgv,
+  withRemoteTimeout,
 } from './remote-scripts.js';
 import { resolveTarget, type ResolvedTarget } from './resolve.js';
 import { parseSshConfig, type ParsedSshConfig } from './ssh-config.js';
@@ -332,11 +333,12 @@ export class SshHost implements RemoteHost {
 
   /** Run one command with the host's sudo mode; switch to password mode when sudo asks for one. */
   private async runCommand(spec: CommandSpec): Promise<RawResult> {
-    if (!spec.sudo) return this.runLogged(spec, { ...channelBase(spec), commandLine: shellQuote(spec.argv) });
+    const argv = withRemoteTimeout(spec.argv, spec.timeoutMs);
+    if (!spec.sudo) return this.runLogged(spec, { ...channelBase(spec), commandLine: shellQuote(argv) });
     let sent = 0;
     if (this.sudoMode === 'nopasswd') {
       const run = withPrefix(spec, 'sudo -n --');
-      const r = await this.runLogged(run, { ...channelBase(run), commandLine: shellQuote(sudoNoPasswordArgv(spec.argv)) });
+      const r = await this.runLogged(run, { ...channelBase(run), commandLine: shellQuote(sudoNoPasswordArgv(argv)) });
       const stderr = r.stderr.toString('utf8');
       if (r.exitCode === 127 && SUDO_MISSING.test(stderr)) {
         throw new KubiError('sudo-missing', `sudo is not installed on ${this.name}`, {
@@ -362,7 +364,7 @@ export class SshHost implements RemoteHost {
     const run = withPrefix(spec, 'sudo --');
     const r = await this.runLogged(run, {
       ...channelBase(run),
-      commandLine: shellQuote(sudoPasswordArgv(spec.argv, markers)),
+      commandLine: shellQuote(sudoPasswordArgv(argv, markers)),
       sudoPassword: { ...markers, password },
     });
     return { ...r, bytesSent: r.bytesSent + sent };
@@ -455,15 +457,11 @@ export class SshHost implements RemoteHost {
       const onLost = (err: KubiError) => finish(() => reject(err));
       this.inflight.add(onLost);
 
-      const timer = setTimeout(() => {
+      const timer = !(spec.timeoutMs > 0) ? undefined : setTimeout(() => {
         finish(() => {
           const ch = channel;
           if (ch) {
-            try {
-              ch.signal('TERM');
-            } catch {
-              /* the server may not support signals */
-            }
+            signalChannel(ch, 'TERM');
             // the slot is free once the server confirms the close (or after a grace period)
             const grace = setTimeout(release, 5_000);
             ch.once('close', () => {
@@ -538,6 +536,11 @@ export class SshHost implements RemoteHost {
               return;
             }
             const code = exitCode;
+            // the host's own `timeout` got there first (see withRemoteTimeout)
+            if (spec.timeoutMs > 0 && (code === 124 || code === 137) && Date.now() - started >= spec.timeoutMs) {
+              finish(() => reject(commandTimeoutError(this.name, spec.display, spec.timeoutMs)));
+              return;
+            }
             finish(() =>
               resolve({
                 display: spec.display,
@@ -619,6 +622,29 @@ function channelBase(spec: CommandSpec): Omit<ChannelSpec, 'commandLine'> {
   if (spec.stdin !== undefined) base.stdin = spec.stdin;
   if (spec.sendOnToken !== undefined) base.sendOnToken = spec.sendOnToken;
   return base;
+}
+
+/**
+ * Send a signal to the remote process (RFC 4254 6.9; OpenSSH signals the session's process
+ * group). ssh2's ClientChannel.signal() silently does nothing once stdin is closed, which is
+ * always the case here, so this goes to the protocol object behind it when it is there.
+ * Best effort: servers may ignore signals.
+ */
+function signalChannel(ch: ClientChannel, name: string): void {
+  const inner = ch as unknown as {
+    outgoing?: { id?: number; state?: string };
+    _client?: { _protocol?: { signal?: (id: number, signal: string) => void } };
+  };
+  try {
+    const protocol = inner._client?._protocol;
+    const id = inner.outgoing?.id;
+    const state = inner.outgoing?.state;
+    // 'eof' = our stdin is closed: a channel request is still allowed then
+    if (protocol?.signal && typeof id === 'number' && (state === 'open' || state === 'eof')) protocol.signal(id, name);
+    else ch.signal(name);
+  } catch {
+    /* the channel is already closing */
+  }
 }
 
 function toBuffer(v: string | Buffer): Buffer {
