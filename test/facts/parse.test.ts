@@ -30,6 +30,7 @@ const fixture = (name: string): string => readFileSync(path.join(dir, name), 'ut
 describe('fixtures', () => {
   it.each([
     'debian12-workstation-amd64.txt',
+    'lab-lxc-node-debian12.txt',
     'rpi-os-bookworm-arm64.reconstructed.txt',
     'rpi-os-bullseye-armhf-on-aarch64.reconstructed.txt',
   ])('%s has exactly the sections the current script prints', (name) => {
@@ -88,6 +89,28 @@ describe('parseFacts on the captured Debian 12 workstation', () => {
     expect(() => {
       (facts as { hostname: string }).hostname = 'x';
     }).toThrow();
+  });
+});
+
+describe('parseFacts on a captured lab node (LXC system container with systemd)', () => {
+  const facts = parseFacts(fixture('lab-lxc-node-debian12.txt'));
+
+  it('reads systemd running, the lxc container, NTP not synchronised', () => {
+    expect(facts.hostname).toBe('node1');
+    expect(facts.systemd).toEqual({ version: 252, running: true });
+    expect(facts.container).toBe('lxc');
+    expect(facts.timeSync).toEqual({ synchronized: false, service: null });
+    expect(facts.isRoot).toBe(true);
+  });
+
+  it('reads the veth (eth0@if4) as eth0 with its address, and the rootfs under /var', () => {
+    expect(facts.interfaces).toEqual([
+      { name: 'lo', ipv4: ['127.0.0.1/8'], up: true },
+      { name: 'eth0', ipv4: ['10.78.5.11/24'], up: true },
+    ]);
+    expect(facts.diskFreeVarBytes).toBe(82813202432);
+    expect(facts.cgroup).toMatchObject({ version: 1, memoryController: true });
+    expect(facts.arch).toBe('amd64');
   });
 });
 
