@@ -15,7 +15,7 @@ import { ensureArtifacts, type LabVersions } from './artifacts.js';
 import type { LabContext, NodeBackend } from './backend.js';
 import { containerBackend, lxcPath } from './container.js';
 import { addressAt, hostVethName, initialOffsets, nextFreeOffset, nodeName, REPO_PORT, resolveConfig, type Backend, type LabConfig, type LabOptions } from './config.js';
-import { LocalRunner } from './exec.js';
+import { LocalRunner, pasteable } from './exec.js';
 import { mkdirPrivate, mountsUnder, removeTree } from './fsutil.js';
 import { canConnect, repoServerRunning, SERVER_MARKER, startRepoServer, stopRepoServer } from './http-server.js';
 import { imageRecipe } from './image-recipe.js';
@@ -422,11 +422,12 @@ export async function labRebuild(nodeName_: string, opts: LabOptions & { newAddr
     node.offset = offset;
     node.address = addressAt(subnetCfg.subnet, offset);
   }
-  node.mac = nodeMac(node.backend, node.offset, node.generation);
+  // the MAC stays: a re-imaged machine keeps its network card (and neighbours' ARP caches stay right)
   await writeState(state);
   await timed(timings, 'prepare', () => backend.prepare(node, ctx));
   await timed(timings, 'start', () => backend.start(node, ctx));
   await writeState(state);
+  await forgetNeighbour(state, oldAddress, runner);
   await timed(timings, 'sshWait', () => waitForNode(node, state, runner, backend));
   if (node.address !== oldAddress && existsSync(state.inventoryPath)) {
     await updateInventoryAddress(state.inventoryPath, node.name, node.address);
@@ -434,6 +435,12 @@ export async function labRebuild(nodeName_: string, opts: LabOptions & { newAddr
   }
   say(`${node.name} rebuilt: fresh OS, new host key and machine-id`);
   return { node, oldAddress, newAddress: node.address, inventoryPath: state.inventoryPath, timings };
+}
+
+/** Drop cached ARP entries for an address (root namespace and lab namespace), so nothing waits on a stale one. */
+async function forgetNeighbour(state: LabState, address: string, runner: LocalRunner): Promise<void> {
+  await runner.run(['ip', 'neigh', 'flush', 'to', address, 'dev', hostVethName(state.namespace)], { allowFailure: true });
+  await runner.run(['ip', 'neigh', 'flush', 'to', address], { netns: state.namespace, allowFailure: true });
 }
 
 function imageFromState(state: LabState): LabImage {
@@ -447,5 +454,15 @@ export function labSshArgv(nodeName_: string, command: readonly string[], opts: 
   const cfg = resolveConfig(opts);
   const state = requireUpState(cfg);
   const node = findNode(state, nodeName_);
-  return sshArgv(state.keyPath, opts.user ?? 'root', node.address, command, opts.tty ? ['-t'] : []);
+  return sshArgv(state.keyPath, opts.user ?? 'root', node.address, remoteCommand(command), opts.tty ? ['-t'] : []);
+}
+
+/**
+ * What `lab ssh` sends as the remote command (pure): one word is a shell command line
+ * (`lab ssh node1 -- 'ls /etc | wc -l'`); several words are an argv, quoted so the remote shell
+ * sees exactly those words (`lab ssh node1 -- sh -c 'echo $HOSTNAME'`).
+ */
+export function remoteCommand(command: readonly string[]): string[] {
+  if (command.length <= 1) return [...command];
+  return [pasteable(command)];
 }

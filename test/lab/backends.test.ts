@@ -5,6 +5,7 @@ import { overlappingRoutes } from '../../src/lab/network.js';
 import { nodeMac } from '../../src/lab/state.js';
 import { chooseAccel, qemuArgv, vmKernelCmdline } from '../../src/lab/vm.js';
 import { classifyPhase } from '../../src/lab/demo.js';
+import { remoteCommand } from '../../src/lab/lab.js';
 import { installCommand, missingPackages } from '../../src/lab/prereqs.js';
 
 describe('vm backend', () => {
@@ -96,5 +97,13 @@ describe('prerequisites', () => {
     expect(missingPackages('container', (c) => !c.startsWith('lxc-'))).toEqual(['lxc']);
     expect(missingPackages('vm', (c) => !['qemu-img', 'qemu-system-x86_64', 'debootstrap'].includes(c))).toEqual(['debootstrap', 'qemu-system-x86', 'qemu-utils']);
     expect(installCommand(['lxc'])).toEqual(['apt-get', 'install', '-y', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=600', 'lxc']);
+  });
+});
+
+describe('lab ssh remote command', () => {
+  it('one word is a shell line, several words keep their boundaries', () => {
+    expect(remoteCommand([])).toEqual([]);
+    expect(remoteCommand(['ls /etc | wc -l'])).toEqual(['ls /etc | wc -l']);
+    expect(remoteCommand(['sh', '-c', 'echo $(hostname)'])).toEqual(["sh -c 'echo $(hostname)'"]);
   });
 });

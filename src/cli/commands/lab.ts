@@ -121,7 +121,7 @@ export function register(program: Command, cli: CliContext): void {
       output.line(`inventory ${s.inventoryPath}`);
     });
 
-  common(lab.command('ssh').description('open a shell on a lab node, or run a command: lab ssh node1 -- uname -a'))
+  common(lab.command('ssh').description('open a shell on a lab node, or run a command: lab ssh node1 -- uname -a (one quoted word runs as a shell line)'))
     .argument('<node>', 'node name, e.g. node1')
     .argument('[command...]', 'command to run (after --)')
     .option('-u, --user <user>', 'login user (root or kubi)', 'root')
