@@ -20,7 +20,7 @@ describe('validate on valid inventories', () => {
       ['pi-3', '192.168.1.13', 'etcd, server'],
       ['worker-1', '192.168.1.21', 'agent'],
       ['worker-2', '192.168.1.22', 'agent'],
-    ]) {
+    ] as const) {
       expect(r.stdout).toMatch(new RegExp(`^  ${name} +${addr.replace(/\./g, '\\.')} +${roles}`, 'm'));
     }
     expect(r.stdout).toMatch(/^endpoint +keepalived, vip 192\.168\.1\.10:6443 on eth0$/m);
