@@ -17,9 +17,10 @@ import { createOutput, type CliContext, type CommandModule } from './output.js';
 import * as schemaCommand from './commands/schema.js';
 import * as stubs from './commands/stubs.js';
 import * as validateCommand from './commands/validate.js';
+import * as kubeconfigCommand from './commands/kubeconfig.js';
 
 /** Registered in this order; stubs come last. */
-const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand];
+const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand];
 
 const HELP_FOOTER = `
 Exit codes:

@@ -9,12 +9,20 @@ import { hostSteps } from './host/index.js';
 import { pkiSteps } from './pki/index.js';
 import { artifactSteps } from './artifacts/index.js';
 import { etcdSteps } from './etcd/index.js';
+import { containerdSteps } from './containerd/index.js';
+import { cniSteps } from './cni/index.js';
+import { endpointSteps } from './endpoint/index.js';
+import { k3sSteps } from './k3s/index.js';
 
 export const builtinSteps: AnyStep[] = [
   ...hostSteps,
   ...pkiSteps,
   ...artifactSteps,
   ...etcdSteps,
+  ...containerdSteps,
+  ...cniSteps,
+  ...endpointSteps,
+  ...k3sSteps,
   // e.g. ...hostSteps, ...pkiSteps, ...etcdSteps (each component module exports its list)
 ];
 
