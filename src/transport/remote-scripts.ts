@@ -95,14 +95,20 @@ export function putArgv(args: { path: string; mode: number; owner?: string; grou
 export const GET_MISSING_EXIT = 44;
 export const GET_MISSING_MARK = 'KUBI-GET-MISSING';
 
+/**
+ * get: print the file. "Missing" only when the nearest existing ancestor directory is searchable
+ * (so the file really is not there); a permission problem is left to cat to report.
+ */
+const GET_PROGRAM = `p=$1
+if [ -e "$p" ] || [ -L "$p" ]; then exec cat -- "$p"; fi
+d=$(dirname -- "$p")
+while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done
+if [ -d "$d" ] && [ -x "$d" ]; then echo ${GET_MISSING_MARK} >&2; exit ${GET_MISSING_EXIT}; fi
+exec cat -- "$p"
+`;
+
 export function getArgv(path: string): string[] {
-  return [
-    'sh',
-    '-c',
-    `if [ -e "$1" ]; then exec cat -- "$1"; else echo ${GET_MISSING_MARK} >&2; exit ${GET_MISSING_EXIT}; fi`,
-    'kubi-get',
-    path,
-  ];
+  return ['sh', '-c', GET_PROGRAM, 'kubi-get', path];
 }
 
 /**

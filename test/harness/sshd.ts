@@ -22,6 +22,12 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/** PIDs this harness started and has not stopped yet: killed if the test process exits early. */
+const livePids = new Set<number>();
+process.once('exit', () => {
+  for (const pid of livePids) killPid(pid, 'SIGKILL');
+});
+
 export const SSHD = '/usr/sbin/sshd';
 export const NOPASSWD_USER = 'kubitest';
 export const PASSWORD_USER = 'kubitestpw';
@@ -82,6 +88,8 @@ export interface JumpNetwork {
   /** namespace of the target: reachable only from the jump namespace at `targetAddress` */
   targetNs: Netns;
   targetAddress: string;
+  /** cut the link between the jump and the target namespace (packets silently dropped from then on) */
+  cutTarget(): Promise<void>;
 }
 
 export class SshdLab {
@@ -180,6 +188,11 @@ export class SshdLab {
     const socket = path.join(this.dir, `agent-${randomBytes(3).toString('hex')}.sock`);
     const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.agents.push(agent);
+    if (agent.pid) {
+      const pid = agent.pid;
+      livePids.add(pid);
+      agent.once('exit', () => livePids.delete(pid));
+    }
     await waitFor(() => existsSync(socket), 5_000, 'ssh-agent socket');
     for (const k of keys) await run('ssh-add', ['-q', k], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
     return socket;
@@ -230,7 +243,16 @@ export class SshdLab {
     const unreachable = `10.214.${x}.0/30`;
     await run('ip', ['route', 'add', 'unreachable', unreachable]);
     this.routes.push(unreachable);
-    return { jumpNs, jumpAddress: `10.213.${x}.2`, targetNs, targetAddress: `10.214.${x}.2` };
+    return {
+      jumpNs,
+      jumpAddress: `10.213.${x}.2`,
+      targetNs,
+      targetAddress: `10.214.${x}.2`,
+      // drop instead of reset: the peer sees silence, as with a pulled cable
+      cutTarget: async () => {
+        await targetNs.exec(['ip', 'link', 'set', jt[1]!, 'down']);
+      },
+    };
   }
 
   /** Stop every sshd and agent by PID, delete namespaces, routes, users, the sudoers file and the temp dir. */
@@ -321,6 +343,11 @@ class SshdServerImpl implements SshdServer {
     const full = this.netns ? ['ip', 'netns', 'exec', this.netns, ...argv] : argv;
     const proc = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
+    if (proc.pid) {
+      const pid = proc.pid;
+      livePids.add(pid);
+      proc.once('exit', () => livePids.delete(pid));
+    }
     let listening = false;
     proc.stderr!.on('data', (b: Buffer) => {
       this.stderr += b.toString('utf8');
