@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, type RunDeps } from '../../src/cli/commands/run.js';
+import { Command } from 'commander';
+import { register, runCommand, type RunDeps } from '../../src/cli/commands/run.js';
 import type { CliContext, Colors, Output } from '../../src/cli/output.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { defaultRegistry } from '../../src/steps/registry.js';
@@ -140,5 +141,25 @@ describe('plan / up command', () => {
       message: `another run holds the cluster lock: pid ${process.pid} on ${os.hostname()} (kubi-provision up) since 2025-01-01T00:00:00.000Z`,
     });
     expect(s.connected).toEqual([]);
+  });
+
+  it('registers plan and up with their options (commander parsing)', async () => {
+    const s = setup();
+    const c = capture();
+    const program = new Command().exitOverride();
+    register(program, c.cli, async () => s.deps);
+    const runbook = path.join(s.dir, 'rb.md');
+    const saved = process.exitCode;
+    try {
+      await program.parseAsync(['plan', s.inv, '--playbook', s.pb, '--quiet', '--only', 'clitest.write', '--only', 'clitest.maybe-fail', '--output', 'json', '--runbook', runbook, '--concurrency', '2'], { from: 'user' });
+      expect(process.exitCode).toBe(0);
+    } finally {
+      process.exitCode = saved;
+    }
+    const json = JSON.parse(c.out()) as { steps: { id: string }[] };
+    expect(json.steps.map((x) => x.id)).toEqual(['clitest.write', 'clitest.maybe-fail']);
+    expect(existsSync(runbook)).toBe(true);
+    expect(program.commands.map((x) => x.name())).toEqual(['plan', 'up']);
+    expect(program.commands[1]!.options.map((o) => o.long)).not.toContain('--runbook');
   });
 });

@@ -78,7 +78,8 @@ export async function realDeps(): Promise<RunDeps> {
 
 const collect = (value: string, prev: string[] = []): string[] => [...prev, value];
 
-export function register(program: Command, cli: CliContext): void {
+/** Adds `plan` and `up`. `deps` is for tests (default: the real modules). */
+export function register(program: Command, cli: CliContext, deps: () => Promise<RunDeps> = realDeps): void {
   for (const name of ['plan', 'up'] as const) {
     const cmd = program
       .command(name)
@@ -100,7 +101,7 @@ export function register(program: Command, cli: CliContext): void {
       cmd.option('--output <format>', 'text or json', 'text').option('--runbook <file>', 'also write the plan as a Markdown runbook (every file and command, secrets masked)');
     }
     cmd.action(async (file: string, opts: RunCommandOptions) => {
-      process.exitCode = await runCommand(name, file, opts, cli, await realDeps());
+      process.exitCode = await runCommand(name, file, opts, cli, await deps());
     });
   }
 }
