@@ -56,7 +56,7 @@ export function renderText(report: SmokeReport, opts: { color: boolean }): strin
 }
 
 /** Commands in evidence may be multi-line scripts: show them on one line, shortened. */
-function oneLine(command: string, max = 160): string {
+function oneLine(command: string, max = 400): string {
   const flat = command.replace(/\s*\n\s*/g, '; ');
   return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
 }

@@ -4,6 +4,7 @@
  * flag we pass is unset: etcdctl 3.4 refuses `--endpoints` when ETCDCTL_ENDPOINTS is also set.
  */
 import type { Host } from '../../inventory/schema.js';
+import { shellQuote } from '../../transport/quote.js';
 import type { ExecResult } from '../../transport/types.js';
 import { NotRun } from '../check.js';
 import { hostsWith, isReachable, remoteFor, type SmokeContext } from '../context.js';
@@ -60,6 +61,11 @@ export function etcdctlArgv(ctx: SmokeContext, endpoints: readonly string[], arg
   ];
 }
 
+/** The same call as a user would paste it on the host (the env -u prefix only matters for our non-interactive run). */
+export function etcdctlDisplay(ctx: SmokeContext, endpoints: readonly string[], args: readonly string[]): string {
+  return shellQuote(etcdctlArgv(ctx, endpoints, args).slice(1 + SHADOWED.length * 2));
+}
+
 export interface EtcdctlRun {
   host: string;
   result: ExecResult;
@@ -73,7 +79,8 @@ export async function etcdctl(
 ): Promise<EtcdctlRun> {
   const host = opts.on ?? clientHost(ctx).name;
   const remote = remoteFor(ctx, host);
-  const result = await remote.exec(etcdctlArgv(ctx, opts.endpoints ?? allEndpoints(ctx), args), {
+  const endpoints = opts.endpoints ?? allEndpoints(ctx);
+  const result = await remote.exec(etcdctlArgv(ctx, endpoints, args), {
     sudo: true,
     allowFailure: true,
     label: opts.label ?? `verify: etcdctl ${args[0] ?? ''}`,
@@ -81,5 +88,5 @@ export async function etcdctl(
     timeoutMs: 30_000,
     ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
   });
-  return { host, result };
+  return { host, result: { ...result, command: etcdctlDisplay(ctx, endpoints, args) } };
 }
