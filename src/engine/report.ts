@@ -90,6 +90,12 @@ export function renderChangeText(c: Change): string {
   return body ? `${head}\n${indent(body, '    ')}` : head;
 }
 
+/** The last stderr lines a failed remote command carried (RemoteCommandError.stderrTail), if any. */
+export function stderrTailOf(error: unknown, max = 10): string[] {
+  const tail = (error as { stderrTail?: unknown } | undefined)?.stderrTail;
+  return Array.isArray(tail) ? tail.filter((l): l is string => typeof l === 'string').slice(-max) : [];
+}
+
 function hostLine(h: HostResult, mode: RunResult['mode']): string {
   const name = h.host;
   switch (h.status) {
@@ -106,6 +112,7 @@ function hostLine(h: HostResult, mode: RunResult['mode']): string {
     }
     case 'failed': {
       const lines = [`  ${name}: FAILED: ${h.error?.message ?? 'unknown error'}`];
+      for (const l of stderrTailOf(h.error)) lines.push(`    stderr| ${l}`);
       if (h.error?.hint) lines.push(`    hint: ${h.error.hint}`);
       return lines.join('\n');
     }
@@ -130,6 +137,7 @@ export function renderSummary(result: RunResult): string {
     const f = result.failure;
     const where = f.host === LOCAL_TARGET ? f.step : `${f.host}: ${f.step}`;
     lines.push(`failed: ${where}: ${f.error.message}`);
+    for (const l of stderrTailOf(f.error)) lines.push(`  stderr| ${l}`);
     if (f.error.hint) lines.push(`hint: ${f.error.hint}`);
   } else if (result.interrupted) {
     lines.push('interrupted: work in flight finished, nothing new was started');

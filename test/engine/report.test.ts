@@ -150,4 +150,21 @@ describe('plan report', () => {
     expect(md).toContain('<secret command not shown: it carries a secret>');
     expect(md).toMatch(/```sh\nsystemctl restart k3s\.service\nmkdir -p/);
   });
+
+  it('a failed remote command shows its stderr tail and hint in the summary', async () => {
+    const { RemoteCommandError } = await import('../../src/transport/errors.js');
+    const inv = threeNodes();
+    const step: Step<null> = {
+      id: 'demo.fail',
+      title: 'Fail',
+      check: async () => {
+        throw new RemoteCommandError({ host: 'node1', command: 'etcdctl member list', exitCode: 2, stderr: 'one\ntwo: connection refused\n', stdout: '' });
+      },
+      plan: () => [],
+    };
+    const result = await runPlaybook({ playbook: playbookOf(registryWith(step), 'name: up\nsteps:\n  - id: demo.fail\n    names: [node1]\n'), cluster: cluster(inv, 'apply'), remotes: fakeHosts(inv) });
+    const text = renderText(result);
+    expect(text).toContain('failed: node1: demo.fail: command failed on node1 (exit 2): etcdctl member list\n  stderr| one\n  stderr| two: connection refused\nhint: ');
+    expect(text).toContain('  node1: FAILED: command failed on node1 (exit 2): etcdctl member list\n    stderr| one\n');
+  });
 });
