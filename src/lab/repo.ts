@@ -34,7 +34,13 @@ export function parseAptCacheShow(text: string): Map<string, string> {
   return out;
 }
 
+const versionMemo = new Map<string, Map<string, string>>();
+
+/** Candidate versions of Debian packages from this host's apt lists (remembered for the process). */
 export async function candidateVersions(pkgs: readonly string[], runner: LocalRunner): Promise<Map<string, string>> {
+  const key = [...pkgs].sort().join(' ');
+  const known = versionMemo.get(key);
+  if (known) return known;
   let r = await runner.run(['apt-cache', 'show', '--no-all-versions', ...pkgs], { allowFailure: true, quietStdout: true });
   if (r.exitCode !== 0) {
     // no package lists yet on this machine
@@ -44,6 +50,7 @@ export async function candidateVersions(pkgs: readonly string[], runner: LocalRu
   const versions = parseAptCacheShow(r.stdout);
   const missing = pkgs.filter((p) => !versions.has(p));
   if (missing.length) throw new KubiError('lab-packages', `apt knows no candidate for: ${missing.join(', ')}`, { hint: 'run apt-get update' });
+  versionMemo.set(key, versions);
   return versions;
 }
 
