@@ -87,10 +87,11 @@ describe('stubs', () => {
     ['restore', ['snap.db']],
     ['forget-host', ['pi-1']],
   ] as Array<[string, string[]]>) {
-    it(`${cmd} on a valid inventory says it is not built yet and exits 1`, () => {
+    it(`${cmd} on a valid inventory says it is not built yet and exits 1 (while it is a stub)`, (ctx) => {
+      // once the real command is registered the stub is gone: never run a real command against
+      // the example inventory's hosts (they are not ours to contact)
+      if (!runCli([cmd, '--help']).stdout.replace(/\s+/g, ' ').includes('[not built yet]')) return ctx.skip();
       const r = runCli([cmd, 'inventories/homelab.yaml', ...extra], { env: { NO_COLOR: '1' } });
-      // another engineer may have replaced the stub: then this test no longer applies
-      if (!r.stderr.includes('is not built yet')) return expect(r.stderr).not.toContain('internal error');
       expect(r.stderr).toContain(`error: ${cmd} is not built yet`);
       expect(r.status).toBe(1);
       expect(stackLines(r.stderr)).toEqual([]);
