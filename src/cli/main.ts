@@ -18,9 +18,11 @@ import * as schemaCommand from './commands/schema.js';
 import * as stubs from './commands/stubs.js';
 import * as validateCommand from './commands/validate.js';
 import * as kubeconfigCommand from './commands/kubeconfig.js';
+import * as runCommands from './commands/run.js';
+import * as labCommand from './commands/lab.js';
 
 /** Registered in this order; stubs come last. */
-const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand];
+const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand];
 
 const HELP_FOOTER = `
 Exit codes:
