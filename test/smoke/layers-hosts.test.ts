@@ -150,7 +150,7 @@ describe('hosts layer', () => {
     expect(ssh.evidence![0]!.output).toBe('sudo: a password is required');
   });
 
-  it('checks swap, modules and sysctls only on Kubernetes nodes', async () => {
+  it('checks swap, modules and sysctls on every host, etcd-only ones too (like host.swap and host.kernel)', async () => {
     const clock = new FakeClock();
     const inventory = testInventory({
       hosts: [
@@ -159,6 +159,6 @@ describe('hosts layer', () => {
       ],
     });
     const report = await runSmoke([hostsLayer], testContext({ inventory, hosts: [host('etcd1', '10.77.0.21', clock, 0), host('node1', '10.77.0.11', clock, 0)], clock }));
-    expect(report.layers[0]!.results.filter((r) => r.host === 'etcd1').map((r) => r.id)).toEqual(['hosts.ssh', 'hosts.facts']);
+    expect(report.layers[0]!.results.filter((r) => r.host === 'etcd1').map((r) => r.id)).toEqual(['hosts.ssh', 'hosts.facts', 'hosts.swap', 'hosts.modules', 'hosts.sysctls']);
   });
 });

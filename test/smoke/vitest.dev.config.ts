@@ -11,7 +11,7 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', root, include: ['test/smoke/**/*.test.ts'], exclude: ['test/**/*.hosts.test.ts', 'node_modules/**'], testTimeout: 20_000 } },
-      { test: { name: 'hosts', root, include: ['test/smoke/**/*.hosts.test.ts'], fileParallelism: false, testTimeout: 120_000, hookTimeout: 120_000 } },
+      { test: { name: 'hosts', root, include: ['test/smoke/**/*.hosts.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
     ],
   },
 });

@@ -1,14 +1,15 @@
 /**
  * Hosts layer: SSH works (and sudo where the login user is not root), facts still match the
  * inventory (arch when set, address on an interface), clock skew between hosts under the limit
- * (sampled with round-trip correction), and on Kubernetes nodes: swap off, kernel modules present,
- * sysctls set. All read-only; one probe round trip per host for swap, modules and sysctls.
+ * (sampled with round-trip correction), swap off, kernel modules present, sysctls set (on every
+ * host, like the host.swap and host.kernel steps). All read-only; one probe round trip per host
+ * for swap, modules and sysctls.
  */
 import type { Host } from '../../inventory/schema.js';
 import type { RemoteHost } from '../../transport/types.js';
 import { type Check, type CheckOutcome, failed, type Layer, passed, warning } from '../check.js';
 import { type ClockOffset, type ClockSample, estimateOffset, judgeSkew, parseEpochSeconds } from '../clock.js';
-import { isReachable, nodeHosts, remoteFor, type SmokeContext } from '../context.js';
+import { isReachable, remoteFor, type SmokeContext } from '../context.js';
 import { type Evidence, evidenceFrom } from '../evidence.js';
 import { type HostProbe, hostProbeScript, moduleState, parseHostProbe, sysctlMismatches } from '../parse/host.js';
 
@@ -19,12 +20,8 @@ export const hostsLayer: Layer = {
   title: 'hosts',
   requires: [],
   async plan(ctx) {
-    const nodes = new Set(nodeHosts(ctx).map((h) => h.name));
     const checks: Check[] = [];
-    for (const host of ctx.inventory.hosts) {
-      checks.push(sshCheck(host), factsCheck(host));
-      if (nodes.has(host.name)) checks.push(swapCheck(host), modulesCheck(host), sysctlsCheck(host));
-    }
+    for (const host of ctx.inventory.hosts) checks.push(sshCheck(host), factsCheck(host), swapCheck(host), modulesCheck(host), sysctlsCheck(host));
     checks.push(clockCheck());
     return checks;
   },
