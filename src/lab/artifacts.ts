@@ -209,8 +209,13 @@ export async function ensureArtifacts(
 
     await writeFile(path.join(tmp, 'versions.json'), `${JSON.stringify({ versions, debs: Object.fromEntries(debVersions), arch }, null, 2)}\n`);
     await writeFile(path.join(tmp, 'ready'), `${new Date().toISOString()}\n`);
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
+    if (existsSync(path.join(dir, 'ready'))) {
+      // another lab process finished the same directory first (and may be serving it): keep theirs
+      await rm(tmp, { recursive: true, force: true });
+    } else {
+      await rm(dir, { recursive: true, force: true });
+      await rename(tmp, dir);
+    }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;

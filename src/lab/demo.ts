@@ -1,8 +1,8 @@
 /**
  * `kubi-provision lab demo`: lab up, then the CLI's own `up` and `verify` on the lab inventory, each
  * as a child process (`node bin/kubi-provision.js <cmd> <inventory>`), with an honest summary: a
- * phase whose command says "not built yet" is reported as such, never as passed, and the phases
- * after a failure are reported as skipped. The lab is left running for exploration.
+ * phase whose command says "not built yet" is reported as such, never as passed; when lab up fails
+ * the later phases are reported as skipped. The lab is left running for exploration.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -26,8 +26,10 @@ export function cliEntry(): string {
 
 /** How a finished child command is reported (pure). */
 export function classifyPhase(exitCode: number | null, output: string): { status: PhaseStatus; detail: string } {
-  const lastLine = output.trim().split('\n').filter(Boolean).pop() ?? '';
-  if (/\bnot built yet\b/i.test(output)) return { status: 'not built yet', detail: lastLine };
+  const lines = output.trim().split('\n').filter(Boolean);
+  const lastLine = lines[lines.length - 1] ?? '';
+  const notBuilt = lines.find((l) => /\bnot built yet\b/i.test(l));
+  if (notBuilt) return { status: 'not built yet', detail: notBuilt.trim() };
   if (exitCode === 0) return { status: 'passed', detail: lastLine };
   return { status: 'failed', detail: `exit ${exitCode ?? 'signal'}: ${lastLine}` };
 }
@@ -61,18 +63,12 @@ export async function runDemo(opts: LabOptions, say: Say, echo: (chunk: string) 
     phases.push({ name: 'up', status: 'skipped', detail: 'lab up failed', ms: 0 }, { name: 'verify', status: 'skipped', detail: 'lab up failed', ms: 0 });
     return phases;
   }
-  let blocked: string | null = null;
+  // verify runs even when up did not pass: it is read-only and says what is (not) there
   for (const cmd of ['up', 'verify']) {
-    if (blocked) {
-      phases.push({ name: cmd, status: 'skipped', detail: `${blocked} did not pass`, ms: 0 });
-      continue;
-    }
     say(`running: kubi-provision ${cmd} ${inventory}`);
     t = Date.now();
     const r = await runCli([cmd, inventory], echo);
-    const c = classifyPhase(r.exitCode, r.output);
-    phases.push({ name: cmd, ...c, ms: Date.now() - t });
-    if (c.status !== 'passed') blocked = cmd;
+    phases.push({ name: cmd, ...classifyPhase(r.exitCode, r.output), ms: Date.now() - t });
   }
   return phases;
 }

@@ -159,8 +159,12 @@ export async function ensureVmImage(image: LabImage, runner: LocalRunner, say: (
     await runner.run(['qemu-img', 'convert', '-O', 'qcow2', raw, path.join(tmp, 'base.qcow2')], { timeoutMs: 600_000 });
     await rm(raw, { force: true });
     await writeFileAtomic(path.join(tmp, 'ready'), `${new Date().toISOString()} kernel ${version}\n`);
-    await rm(vmDir, { recursive: true, force: true });
-    await rename(tmp, vmDir);
+    if (existsSync(path.join(vmDir, 'ready'))) {
+      await rm(tmp, { recursive: true, force: true }); // built meanwhile by another lab process (maybe in use)
+    } else {
+      await rm(vmDir, { recursive: true, force: true });
+      await rename(tmp, vmDir);
+    }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;

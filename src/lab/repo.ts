@@ -111,8 +111,13 @@ export async function ensureRepo(cacheDir: string, image: LabImage, runner: Loca
         new Date(),
       ),
     );
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
+    if (existsSync(path.join(dir, 'Release'))) {
+      // another lab process finished the same repository first (and may be serving it): keep theirs
+      await rm(tmp, { recursive: true, force: true });
+    } else {
+      await rm(dir, { recursive: true, force: true });
+      await rename(tmp, dir);
+    }
     say(`package repository ready: ${debs.length} packages`);
     return { dir, key, debs, built: true };
   } catch (e) {

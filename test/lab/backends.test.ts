@@ -84,7 +84,8 @@ describe('lab network', () => {
 
 describe('demo phases', () => {
   it('reports "not built yet" honestly, never as passed', () => {
-    expect(classifyPhase(1, 'kubi-provision: up is not built yet\n').status).toBe('not built yet');
+    expect(classifyPhase(1, 'error: up is not built yet\n  hint: see the open issues\n')).toEqual({ status: 'not built yet', detail: 'error: up is not built yet' });
+    expect(classifyPhase(0, 'etcd: ok\nkubernetes: not built yet\n').status).toBe('not built yet');
     expect(classifyPhase(0, 'all good\n')).toEqual({ status: 'passed', detail: 'all good' });
     expect(classifyPhase(1, 'error: etcd did not start\n')).toEqual({ status: 'failed', detail: 'exit 1: error: etcd did not start' });
     expect(classifyPhase(null, '').status).toBe('failed');
