@@ -162,6 +162,7 @@ export async function labUp(opts: LabOptions, say: Say = () => undefined): Promi
     await writeInventoryFor(state, cfg, artifacts.versions, true);
   } catch (e) {
     runner.log(`lab up failed: ${e instanceof Error ? e.message : String(e)}`);
+    say(`lab up failed; the partial lab is left for inspection (logs and node consoles in ${cfg.stateDir}); remove it with: kubi-provision lab down --name ${cfg.namespace}`);
     throw e instanceof KubiError
       ? e
       : new KubiError('lab-up', `lab up failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

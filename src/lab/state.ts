@@ -68,8 +68,20 @@ export function readState(stateDir: string): LabState | null {
   }
 }
 
-export async function writeState(state: LabState): Promise<void> {
-  await writeFileAtomic(stateFile(state.stateDir), `${JSON.stringify(state, null, 2)}\n`, 0o600);
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * Write the state file. Writes of one state dir run one after another and each serialises the
+ * state when its turn comes, so concurrent callers (nodes starting in parallel) never let an older
+ * snapshot land last.
+ */
+export function writeState(state: LabState): Promise<void> {
+  const file = stateFile(state.stateDir);
+  const next = (queues.get(file) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, 0o600));
+  queues.set(file, next);
+  return next;
 }
 
 /** MAC address of a node: locally administered, stable per offset and generation. */
