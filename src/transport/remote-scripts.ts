@@ -49,10 +49,11 @@ tmp=$(mktemp -- "$d/.kubi-put.XXXXXX") || exit 4
 trap 'rm -f -- "$tmp"' EXIT
 echo ${PUT_MARK.send}
 head -c "$size" >"$tmp" || exit 5
+n=$(wc -c <"$tmp" | tr -d ' ') || exit 5
 got=$(sha256sum <"$tmp") || exit 5
 got=\${got%% *}
-if [ "$got" != "$want" ]; then
-  echo "kubi-put: content arrived incomplete ($(wc -c <"$tmp") of $size bytes)" >&2; exit 5
+if [ "$n" != "$size" ] || [ "$got" != "$want" ]; then
+  echo "kubi-put: content arrived incomplete or changed ($n of $size bytes)" >&2; exit 5
 fi
 if [ -n "$own" ]; then chown -- "$own" "$tmp" || exit 6; fi
 chmod -- "$mode" "$tmp" || exit 6

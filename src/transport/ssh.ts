@@ -50,6 +50,8 @@ import type {
 } from './types.js';
 
 export const DEFAULT_MAX_CHANNELS = 8;
+/** attempts to open a channel the server refused for lack of free sessions (about 5 s in all) */
+const OPEN_ATTEMPTS = 15;
 
 export type SudoPasswordPrompt = (host: string) => Promise<string | null | undefined>;
 
@@ -221,6 +223,7 @@ export class SshHost implements RemoteHost {
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (argv.length === 0) throw new KubiError('internal', 'exec needs a command (the argv is empty)', { host: this.name });
     const display = shellQuote(argv);
     const spec: CommandSpec = {
       argv: [...argv],
@@ -426,6 +429,50 @@ export class SshHost implements RemoteHost {
     for (const fail of [...this.inflight]) fail(this.lost);
   }
 
+  /**
+   * Open an exec channel and hand it to `wire` synchronously, inside ssh2's callback: a fast
+   * command's exit status can arrive in the same read as the open confirmation, and ssh2 emits
+   * 'exit' right away, so listeners attached a tick later would miss it.
+   *
+   * sshd frees a session only after it has processed our reply to its close, so right after a
+   * burst of commands ends it may still count them and refuse a new session ("open failed")
+   * although fewer than maxChannels are open on our side: that is retried briefly.
+   */
+  private async openChannel(commandLine: string, wire: (ch: ClientChannel) => void): Promise<void> {
+    let delay = 10;
+    for (let attempt = 1; ; attempt++) {
+      if (this.lost) throw this.lost;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          try {
+            this.client.exec(commandLine, (err, ch) => {
+              if (err) return reject(err);
+              wire(ch);
+              resolve();
+            });
+          } catch (e) {
+            reject(this.lost ?? connectionLostError(this.name, e instanceof Error ? e.message.toLowerCase() : String(e)));
+          }
+        });
+        return;
+      } catch (e) {
+        if (e instanceof KubiError) throw e;
+        if (this.lost) throw this.lost;
+        const err = e as Error & { reason?: number };
+        if (err.reason === 2 && attempt < OPEN_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, delay));
+          delay = Math.min(delay * 2, 500);
+          continue;
+        }
+        throw new KubiError('ssh-channel-failed', `cannot open a command channel on ${this.name}: ${err.message.toLowerCase()}`, {
+          host: this.name,
+          hint: "the ssh server refused a new session (its MaxSessions is below the tool's maxChannels?); lower maxChannels or raise MaxSessions",
+          cause: e,
+        });
+      }
+    }
+  }
+
   /** One exec channel: the round trip every operation costs. */
   private async runChannel(spec: ChannelSpec): Promise<RawResult> {
     if (this.lost) throw this.lost;
@@ -440,7 +487,6 @@ export class SshHost implements RemoteHost {
     const started = Date.now();
     return new Promise<RawResult>((resolve, reject) => {
       let done = false;
-      let channel: ClientChannel | null = null;
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       let exitCode: number | null = null;
@@ -456,156 +502,142 @@ export class SshHost implements RemoteHost {
       };
       const onLost = (err: KubiError) => finish(() => reject(err));
       this.inflight.add(onLost);
+      let timer: NodeJS.Timeout | undefined;
 
-      const timer = !(spec.timeoutMs > 0) ? undefined : setTimeout(() => {
-        finish(() => {
-          const ch = channel;
-          if (ch) {
-            signalChannel(ch, 'TERM');
-            // the slot is free once the server confirms the close (or after a grace period)
-            const grace = setTimeout(release, 5_000);
-            ch.once('close', () => {
-              clearTimeout(grace);
-              release();
-            });
-            try {
-              ch.close();
-            } catch {
-              release();
-            }
-          } else release();
-          reject(commandTimeoutError(this.name, spec.display, spec.timeoutMs));
-        }, false);
-      }, spec.timeoutMs);
+      /** Everything about the open channel, attached synchronously (see openChannel). */
+      const wire = (ch: ClientChannel) => {
+        timer = !(spec.timeoutMs > 0)
+          ? undefined
+          : setTimeout(() => {
+              finish(() => {
+                signalChannel(ch, 'TERM');
+                // the slot is free once the server confirms the close (or after a grace period)
+                const grace = setTimeout(release, 5_000);
+                ch.once('close', () => {
+                  clearTimeout(grace);
+                  release();
+                });
+                try {
+                  ch.close();
+                } catch {
+                  release();
+                }
+                reject(commandTimeoutError(this.name, spec.display, spec.timeoutMs));
+              }, false);
+            }, spec.timeoutMs);
 
-      const startStdin = (ch: ClientChannel) => {
-        if (spec.stdin !== undefined) {
-          count(spec.stdin.length);
-          ch.end(spec.stdin);
-        } else if (spec.sendOnToken) {
-          const { token, data } = spec.sendOnToken;
-          let seen = '';
-          const onData = (chunk: Buffer) => {
-            seen += chunk.toString('latin1');
-            if (seen.includes(`${token}\n`)) {
-              ch.stdout.off('data', onData);
-              count(data.length);
-              ch.end(data);
-            } else if (seen.length > 4 * token.length) seen = seen.slice(-2 * token.length);
-          };
-          ch.stdout.on('data', onData);
-        } else ch.end();
-      };
+        const startStdin = () => {
+          if (spec.stdin !== undefined) {
+            count(spec.stdin.length);
+            ch.end(spec.stdin);
+          } else if (spec.sendOnToken) {
+            const { token, data } = spec.sendOnToken;
+            let seen = '';
+            const onData = (chunk: Buffer) => {
+              seen += chunk.toString('latin1');
+              if (seen.includes(`${token}\n`)) {
+                ch.stdout.off('data', onData);
+                count(data.length);
+                ch.end(data);
+              } else if (seen.length > 4 * token.length) seen = seen.slice(-2 * token.length);
+            };
+            ch.stdout.on('data', onData);
+          } else ch.end();
+        };
 
-      try {
-        this.client.exec(spec.commandLine, (err, ch) => {
-          if (done) {
-            ch?.close();
+        ch.on('data', (b: Buffer) => {
+          this.counters.bytesReceived += b.length;
+          stdout.push(b);
+        });
+        ch.on('exit', (code: number | null, signal?: string) => {
+          exitCode = exitCodeOf(code, signal);
+        });
+        ch.on('error', () => {
+          /* reported through close / connection loss */
+        });
+        ch.on('close', () => {
+          flushBeforeClose?.();
+          if (exitCode === null) {
+            finish(() => reject(this.lost ?? connectionLostError(this.name, `the channel of "${spec.display}" closed without an exit status`)));
             return;
           }
-          if (err) {
-            finish(() =>
-              reject(
-                this.lost ??
-                  new KubiError('ssh-channel-failed', `cannot open a command channel on ${this.name}: ${err.message.toLowerCase()}`, {
-                    host: this.name,
-                    hint: 'the ssh server refused a new session (MaxSessions?); try again',
-                    cause: err,
-                  }),
-              ),
-            );
+          const code = exitCode;
+          // the host's own `timeout` got there first (see withRemoteTimeout)
+          if (spec.timeoutMs > 0 && (code === 124 || code === 137) && Date.now() - started >= spec.timeoutMs) {
+            finish(() => reject(commandTimeoutError(this.name, spec.display, spec.timeoutMs)));
             return;
           }
-          channel = ch;
-          ch.on('data', (b: Buffer) => {
-            this.counters.bytesReceived += b.length;
-            stdout.push(b);
-          });
-          ch.on('exit', (code: number | null, signal?: string) => {
-            exitCode = exitCodeOf(code, signal);
-          });
-          ch.on('error', () => {
-            /* reported through close / connection loss */
-          });
-          ch.on('close', () => {
-            flushBeforeClose?.();
-            if (exitCode === null) {
-              finish(() =>
-                reject(this.lost ?? connectionLostError(this.name, `the channel of "${spec.display}" closed without an exit status`)),
-              );
-              return;
-            }
-            const code = exitCode;
-            // the host's own `timeout` got there first (see withRemoteTimeout)
-            if (spec.timeoutMs > 0 && (code === 124 || code === 137) && Date.now() - started >= spec.timeoutMs) {
-              finish(() => reject(commandTimeoutError(this.name, spec.display, spec.timeoutMs)));
-              return;
-            }
-            finish(() =>
-              resolve({
-                display: spec.display,
-                exitCode: code,
-                stdout: Buffer.concat(stdout),
-                stderr: Buffer.concat(stderr),
-                durationMs: Date.now() - started,
-                bytesSent,
-              }),
-            );
-          });
+          finish(() =>
+            resolve({
+              display: spec.display,
+              exitCode: code,
+              stdout: Buffer.concat(stdout),
+              stderr: Buffer.concat(stderr),
+              durationMs: Date.now() - started,
+              bytesSent,
+            }),
+          );
+        });
 
-          if (!spec.sudoPassword) {
-            ch.stderr.on('data', (b: Buffer) => {
-              this.counters.bytesReceived += b.length;
-              stderr.push(b);
-            });
-            startStdin(ch);
-            return;
-          }
-          // sudo with a password: answer its prompt once, then wait for the command to start
-          const { prompt, started: startedMark, password } = spec.sudoPassword;
-          let pre = '';
-          let answered = false;
-          let running = false;
+        if (!spec.sudoPassword) {
           ch.stderr.on('data', (b: Buffer) => {
             this.counters.bytesReceived += b.length;
-            if (running) {
-              stderr.push(b);
-              return;
-            }
-            pre += b.toString('utf8');
-            const at = pre.indexOf(startedMark);
-            if (at >= 0) {
-              running = true;
-              const rest = pre.slice(at + startedMark.length);
-              if (rest) stderr.push(Buffer.from(rest, 'utf8'));
-              startStdin(ch);
-              return;
-            }
-            const prompts = pre.split(prompt).length - 1;
-            if (prompts >= 2) {
-              finish(() => {
-                ch.close();
-                reject(
-                  new KubiError('sudo-password-rejected', `sudo on ${this.name} rejected the password`, {
-                    host: this.name,
-                    hint: `check KUBI_SUDO_PASSWORD (the password of ${this.user} on ${this.name})`,
-                  }),
-                );
-              });
-            } else if (prompts === 1 && !answered) {
-              answered = true;
-              const line = Buffer.from(`${password}\n`, 'utf8');
-              count(line.length);
-              ch.write(line);
-            }
+            stderr.push(b);
           });
-          flushBeforeClose = () => {
-            if (!running && pre) stderr.push(Buffer.from(pre.split(prompt).join(''), 'utf8'));
-          };
+          startStdin();
+          return;
+        }
+        // sudo with a password: answer its prompt once, then wait for the command to start
+        const { prompt, started: startedMark, password } = spec.sudoPassword;
+        let pre = '';
+        let answered = false;
+        let running = false;
+        ch.stderr.on('data', (b: Buffer) => {
+          this.counters.bytesReceived += b.length;
+          if (running) {
+            stderr.push(b);
+            return;
+          }
+          pre += b.toString('utf8');
+          const at = pre.indexOf(startedMark);
+          if (at >= 0) {
+            running = true;
+            const rest = pre.slice(at + startedMark.length);
+            if (rest) stderr.push(Buffer.from(rest, 'utf8'));
+            startStdin();
+            return;
+          }
+          const prompts = pre.split(prompt).length - 1;
+          if (prompts >= 2) {
+            finish(() => {
+              ch.close();
+              reject(
+                new KubiError('sudo-password-rejected', `sudo on ${this.name} rejected the password`, {
+                  host: this.name,
+                  hint: `check KUBI_SUDO_PASSWORD (the password of ${this.user} on ${this.name})`,
+                }),
+              );
+            });
+          } else if (prompts === 1 && !answered) {
+            answered = true;
+            const line = Buffer.from(`${password}\n`, 'utf8');
+            count(line.length);
+            ch.write(line);
+          }
         });
-      } catch (e) {
-        finish(() => reject(this.lost ?? e));
-      }
+        flushBeforeClose = () => {
+          if (!running && pre) stderr.push(Buffer.from(pre.split(prompt).join(''), 'utf8'));
+        };
+      };
+
+      this.openChannel(spec.commandLine, (ch) => {
+        if (done) {
+          // lost or closed while the channel was opening
+          ch.close();
+          return;
+        }
+        wire(ch);
+      }).catch((e: unknown) => finish(() => reject(e)));
     });
   }
 }

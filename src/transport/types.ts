@@ -9,7 +9,7 @@ export interface ExecOptions {
   sudo?: boolean;
   /** bytes written to the command's stdin, then stdin is closed */
   stdin?: string | Buffer;
-  /** per-command timeout; default: the transport's command timeout */
+  /** per-command timeout; default: the transport's command timeout; 0 = none */
   timeoutMs?: number;
   /** do not throw on a non-zero exit: return the result */
   allowFailure?: boolean;

@@ -192,6 +192,11 @@ describe('exec', () => {
     expect((await h.exec(['echo', 'still here'])).stdout).toBe('still here\n');
   });
 
+  it('gets the exit status of very fast commands (it can arrive with the channel confirmation)', async () => {
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => h.exec(['sh', '-c', `exit ${i % 3}`], { allowFailure: true })));
+    expect(results.map((r) => r.exitCode)).toEqual(Array.from({ length: 60 }, (_, i) => i % 3));
+  });
+
   it('runs more commands at once than sshd allows sessions (channels are queued, none fails)', async () => {
     const results = await Promise.all(Array.from({ length: 25 }, (_, i) => h.exec(['sh', '-c', `sleep 0.2; echo ${i}`])));
     expect(results.map((r) => r.stdout)).toEqual(Array.from({ length: 25 }, (_, i) => `${i}\n`));
