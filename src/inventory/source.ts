@@ -3,7 +3,7 @@
  * what is unsafe or ambiguous (huge files, alias bombs, several documents, syntax errors), and map
  * a path like ['hosts', 2, 'address'] back to a line and column. Pure: no fs.
  */
-import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Node } from 'yaml';
+import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Node, type Pair, type YAMLMap } from 'yaml';
 import { quote } from './errors.js';
 
 /** Inventories are a few kilobytes; anything past this is refused before parsing. */
@@ -78,8 +78,10 @@ export function parseSource(text: string): ParsedSource {
       ],
     };
   }
-  // prettyErrors must stay off: building pretty context for pathological input can exhaust memory
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  // prettyErrors must stay off: building pretty context for pathological input can exhaust memory.
+  // uniqueKeys stays off too: yaml checks it by scanning the map for every key (quadratic: 20 000
+  // keys took seconds); duplicateKeys() below finds the same duplicates in linear time.
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true });
   const list: Document[] = Array.isArray(docs) ? (docs as Document[]) : [];
   const withContent = list.filter((d) => d.contents !== null || d.errors.length > 0);
   const doc = withContent[0] ?? list[0] ?? null;
@@ -99,6 +101,7 @@ export function parseSource(text: string): ParsedSource {
   }
   for (const e of doc.errors) problems.push(yamlProblem(e.code, e.message, e.pos[0]));
   for (const w of doc.warnings) problems.push(yamlProblem(w.code, w.message, w.pos[0]));
+  if (doc.errors.length === 0) for (const offset of duplicateKeys(doc)) problems.push(yamlProblem('DUPLICATE_KEY', 'Map keys must be unique', offset));
   if (problems.length > 0) return { doc, lineCounter, data: undefined, problems };
 
   let data: unknown;
@@ -126,6 +129,24 @@ export function parseSource(text: string): ParsedSource {
     });
   }
   return { doc, lineCounter, data, problems };
+}
+
+/** Offsets of keys that repeat a scalar key earlier in the same mapping (one pass, a Set per mapping). */
+function duplicateKeys(doc: Document): number[] {
+  const out: number[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const v = pair.key.value;
+        const id = `${typeof v}:${String(v)}`;
+        if (seen.has(id)) out.push(pair.key.range?.[0] ?? 0);
+        else seen.add(id);
+      }
+    },
+  });
+  return out;
 }
 
 function findFirstAlias(doc: Document): number | null {
@@ -170,7 +191,7 @@ export function locate(doc: Document | null, path: readonly PathSegment[], at: '
     const last = i === path.length - 1;
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((p) => keyOf(p.key) === String(seg));
+      const pair = pairIndex(node).get(String(seg));
       if (!pair) return offset;
       const keyStart = startOf(pair.key);
       if (last && at === 'key') return keyStart ?? offset;
@@ -187,6 +208,21 @@ export function locate(doc: Document | null, path: readonly PathSegment[], at: '
     offset = startOf(node) ?? offset;
   }
   return offset;
+}
+
+/** Key -> first pair of a mapping, built once per mapping node (locate runs once per issue: keep it linear). */
+const pairIndexes = new WeakMap<object, Map<string, Pair<unknown, unknown>>>();
+function pairIndex(map: YAMLMap<unknown, unknown>): Map<string, Pair<unknown, unknown>> {
+  let index = pairIndexes.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) {
+      const k = keyOf(p.key);
+      if (!index.has(k)) index.set(k, p);
+    }
+    pairIndexes.set(map, index);
+  }
+  return index;
 }
 
 function startOf(node: unknown): number | null {
