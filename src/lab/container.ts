@@ -188,7 +188,13 @@ export const containerBackend: NodeBackend = {
         hint: `${tail || r.stderr.trim()} (log: ${log})`,
       });
     }
-    const pid = Number(await ctx.runner.output(['lxc-info', '-P', lxcpath, '-n', node.name, '-pH'], { netns: ns }));
+    // lxc-start -d can return before the init process exists (seen on a loaded machine): ask again for a while
+    let pid = 0;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      pid = Number((await ctx.runner.run(['lxc-info', '-P', lxcpath, '-n', node.name, '-pH'], { netns: ns, allowFailure: true })).stdout.trim());
+      if (Number.isInteger(pid) && pid > 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     if (!Number.isInteger(pid) || pid <= 1) throw new KubiError('lab-container-start', `${node.name}: lxc-info reports no init pid`, { host: node.name });
     node.pid = pid;
     const monitors = findProcesses(monitorMarkers(ctx.state, node));
