@@ -13,6 +13,7 @@ import { openSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import { KubiError } from '../errors.js';
 import { netnsPrefix } from './exec.js';
+import { writeFileAtomic } from './fsutil.js';
 import { isAlive, processMatches, stopProcess } from './procs.js';
 
 /** The marker in the server's command line (with its repo dir) that proves a PID is ours. */
@@ -59,6 +60,7 @@ export async function startRepoServer(opts: {
   repoDir: string;
   artifactsDir: string;
   logFile: string;
+  pidFile: string;
 }): Promise<ServerHandle> {
   const out = openSync(opts.logFile, 'a', 0o600);
   const argv = [...netnsPrefix(opts.netns), process.execPath, '-e', SERVER_PROGRAM, opts.bind, String(opts.port), opts.repoDir, opts.artifactsDir];
@@ -72,7 +74,10 @@ export async function startRepoServer(opts: {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) break;
-    if (await canConnect(opts.bind, opts.port)) return { pid, url };
+    if (await canConnect(opts.bind, opts.port)) {
+      await writeFileAtomic(opts.pidFile, `${pid}\n`, 0o600);
+      return { pid, url };
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   await stopProcess(pid, serverMarkers(opts.repoDir), 1000);

@@ -134,7 +134,7 @@ export async function labUp(opts: LabOptions, say: Say = () => undefined): Promi
   try {
     await timed(timings, 'network', () => networkUp(cfg.namespace, cfg.subnet, runner));
     const server = await timed(timings, 'repoServer', () =>
-      startRepoServer({ netns: cfg.namespace, bind: cfg.subnet.bridgeAddress, port: REPO_PORT, repoDir: repo.dir, artifactsDir: artifacts.dir, logFile: path.join(cfg.stateDir, 'logs', 'repo-server.log') }),
+      startRepoServer({ netns: cfg.namespace, bind: cfg.subnet.bridgeAddress, port: REPO_PORT, repoDir: repo.dir, artifactsDir: artifacts.dir, logFile: path.join(cfg.stateDir, 'logs', 'repo-server.log'), pidFile: path.join(cfg.stateDir, 'repo-server.pid') }),
     );
     state.httpServer = server;
     await writeState(state);
@@ -281,6 +281,14 @@ export async function labDown(opts: LabDownOptions = {}, say: Say = () => undefi
     if (repoServerRunning(base.httpServer.pid, base.repoDir)) result.stopped.push(`repo server (pid ${base.httpServer.pid})`);
     await stopRepoServer(base.httpServer.pid, base.repoDir);
   }
+  const pidFile = path.join(stateDir, 'repo-server.pid');
+  if (!base.httpServer && existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (processArgv(pid)?.join(' ').includes(SERVER_MARKER)) {
+      await stopProcess(pid, [SERVER_MARKER]);
+      result.stopped.push(`repo server (pid ${pid})`);
+    }
+  }
   const nsFile = netnsPath(ns);
   for (const pid of processesInNetns(nsFile)) {
     const argv = processArgv(pid)?.join(' ') ?? '';
@@ -307,6 +315,7 @@ export async function labDown(opts: LabDownOptions = {}, say: Say = () => undefi
   const left = mountsUnder(stateDir);
   if (left.length) throw new KubiError('lab-down', `mounts are left under ${stateDir}: ${left.join(', ')}`);
   await rm(stateFile(stateDir), { force: true });
+  await rm(path.join(stateDir, 'repo-server.pid'), { force: true });
 
   if (!opts.keepInventory) {
     const inv = base.inventoryPath;
