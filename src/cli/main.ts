@@ -20,9 +20,10 @@ import * as validateCommand from './commands/validate.js';
 import * as kubeconfigCommand from './commands/kubeconfig.js';
 import * as runCommands from './commands/run.js';
 import * as labCommand from './commands/lab.js';
+import * as forgetHostCommand from './commands/forget-host.js';
 
 /** Registered in this order; stubs come last. */
-const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand];
+const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand, forgetHostCommand];
 
 const HELP_FOOTER = `
 Exit codes:
