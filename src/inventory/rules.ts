@@ -477,8 +477,30 @@ const etcdSettings: Rule = (input, out) => {
       message: `etcd data directory ${quote(e.dataDir)} is not a usable directory`,
       hint: 'use a dedicated absolute directory without "..", e.g. /var/lib/etcd',
     });
+  } else if (e?.dataDir !== undefined && systemDirectory(e.dataDir)) {
+    // the etcd steps make the data directory root-owned 0700: on /usr or /etc that breaks the host
+    out.push({
+      path: ['etcd', 'dataDir'],
+      message: `etcd data directory ${quote(e.dataDir)} is a system directory`,
+      hint: 'etcd gets a directory of its own (made root-only, 0700), e.g. /var/lib/etcd or /data/etcd',
+    });
   }
 };
+
+/** Directories the system or the tool itself owns: never an etcd data directory (reliability issue 10). */
+const SYSTEM_DIRS = new Set([
+  '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/media', '/mnt', '/opt', '/proc', '/root',
+  '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/usr/local', '/var/lib', '/var/log', '/var/cache', '/var/tmp',
+  '/var/run', '/var/spool', '/var/mail', '/var/backups', '/etc/etcd', '/var/lib/kubi-provision', '/var/lib/rancher', '/opt/cni',
+]);
+/** Trees whose contents are volatile or not data at all. */
+const SYSTEM_TREES = ['/proc/', '/sys/', '/dev/', '/run/', '/boot/', '/tmp/', '/usr/', '/etc/etcd/pki/', '/var/lib/kubi-provision/'];
+
+function systemDirectory(dir: string): boolean {
+  const parts = dir.split('/').filter((p) => p !== '' && p !== '.');
+  const normal = `/${parts.join('/')}`;
+  return SYSTEM_DIRS.has(normal) || SYSTEM_TREES.some((t) => `${normal}/`.startsWith(t));
+}
 
 const jumpHostPorts: Rule = (input, out) => {
   const check = (jump: string | undefined, path: PathSegment[]) => {

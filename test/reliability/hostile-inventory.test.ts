@@ -156,6 +156,25 @@ describe('hostile values in every inventory field are refused by validation', ()
   });
 });
 
+describe('well-formed but destructive values are refused', () => {
+  // found by this suite: `etcd.dataDir: /usr` planned "create directory /usr (0700)", i.e. chmod 0700
+  // on /usr (every non-root user, sudo included, locked out of the host)
+  const refused = ['/usr', '/usr/', '//usr', '/usr/.', '/etc', '/var', '/var/lib', '/home', '/root', '/boot/etcd', '/tmp/etcd', '/proc/1', '/run/etcd', '/etc/etcd', '/etc/etcd/pki', '/usr/local/etcd', '/var/lib/kubi-provision'];
+  const accepted = ['/var/lib/etcd', '/data/etcd', '/srv/etcd', '/mnt/ssd/etcd', '/var/lib/etcd-data', '/opt/etcd-data'];
+  it.each(refused)('etcd.dataDir %s is refused', (dir) => {
+    const inv = base();
+    at(inv, 'etcd').dataDir = dir;
+    const err = tryParse(inv);
+    expect(err, `${dir} was accepted`).not.toBeNull();
+    expect(err!.issues.map((i) => i.path)).toContain('etcd.dataDir');
+  });
+  it.each(accepted)('etcd.dataDir %s is accepted', (dir) => {
+    const inv = base();
+    at(inv, 'etcd').dataDir = dir;
+    expect(tryParse(inv)).toBeNull();
+  });
+});
+
 describe('the real CLI on all-hostile inventories: exit 2, nothing runs, nothing is created', () => {
   let dir: string;
   beforeAll(() => {
