@@ -14,10 +14,16 @@ export const REMOTE_IMAGE_ARCHIVE = '/var/tmp/kubi-verify-image.tar';
 const q = quoteWord;
 const ctr = (args: string): string => `ctr -n ${CTR_NAMESPACE} ${args} </dev/null`;
 
-/** Prints `@@image=present` or `@@image=missing`. */
+/**
+ * Does containerd answer (`@@ctr-exit=N` of `ctr version`, with the service state), and is the image
+ * there (`@@image=present|missing`)? Prints `@@no-ctr` when ctr is not installed.
+ */
 export function imagePresentScript(image: string): string {
   return [
     'command -v ctr >/dev/null || { echo "@@no-ctr"; exit 0; }',
+    `timeout 15 ${ctr('version')} >/tmp/kubi-verify-ctr.$$ 2>&1; rc=$?; echo "@@ctr-exit=$rc"`,
+    'if [ "$rc" != 0 ]; then tail -3 /tmp/kubi-verify-ctr.$$; rm -f /tmp/kubi-verify-ctr.$$; echo "@@containerd=$(systemctl is-active containerd 2>/dev/null)"; exit 0; fi',
+    'rm -f /tmp/kubi-verify-ctr.$$',
     `if ${ctr('images ls -q')} | grep -qxF ${q(image)}; then echo "@@image=present"; else echo "@@image=missing"; fi`,
   ].join('\n');
 }
@@ -92,9 +98,13 @@ export function serveScript(image: string, id: string, marker: string): string {
   ].join('\n');
 }
 
-/** From container `from`, fetch http://<ip>:8080/ (busybox wget); prints the body and `@@wget-exit=N`. */
+/**
+ * From container `from`, fetch http://<ip>:8080/ with busybox wget; prints the body and
+ * `@@wget-exit=N`. The time limit is busybox `timeout` inside the container, never wget's own
+ * `-T`: Debian 12's busybox-static 1.35 wget crashes (SIGSEGV) with -T.
+ */
 export function fetchScript(from: string, execId: string, ip: string): string {
-  return `timeout 20 ${ctr(`tasks exec --exec-id ${q(execId)} ${q(from)} wget -q -T 5 -O - ${q(`http://${ip}:8080/`)}`)} 2>&1; echo "@@wget-exit=$?"`;
+  return `timeout 20 ${ctr(`tasks exec --exec-id ${q(execId)} ${q(from)} timeout 5 wget -q -O - ${q(`http://${ip}:8080/`)}`)} 2>&1; echo "@@wget-exit=$?"`;
 }
 
 /** `ip -4 -o addr show eth0` output -> "10.42.0.5/24" (first IPv4 address), or null. */

@@ -30,15 +30,27 @@ export function evidenceFrom(
   host: string,
   result: Pick<ExecResult, 'command' | 'exitCode' | 'stdout' | 'stderr'>,
   redact: (s: string) => string,
-  opts: { label?: string; lines?: number } = {},
+  opts: { label?: string; lines?: number; exitCode?: number | null } = {},
 ): Evidence {
-  const both = [result.stdout.replace(/\s+$/, ''), result.stderr.replace(/\s+$/, '')].filter((s) => s !== '').join('\n');
+  // marker lines (`@@name=value`) are for the parsers; what they carry is in the message or the exit code
+  const both = [result.stdout, result.stderr]
+    .map((t) => t.split('\n').filter((l) => !/^@@[a-z-]+(=.*)?$/.test(l)).join('\n').replace(/\s+$/, ''))
+    .filter((s) => s !== '')
+    .join('\n');
+  // scripts that report their inner exit code in a marker pass it (or null: not meaningful)
+  const exitCode = opts.exitCode === undefined ? result.exitCode : opts.exitCode;
   return {
     host,
     command: redact(opts.label ?? result.command),
-    exitCode: result.exitCode,
+    ...(exitCode === null ? {} : { exitCode }),
     output: redact(tailLines(both, opts.lines ?? EVIDENCE_LINES)),
   };
+}
+
+/** The number in a `@@name=N` marker line of a script's output, or null. */
+export function markerExit(stdout: string, name: string): number | null {
+  const m = stdout.match(new RegExp(`^@@${name}=(\\d+)\\s*$`, 'm'));
+  return m ? Number(m[1]) : null;
 }
 
 /** Evidence from an error a command threw (RemoteCommandError carries command, exit code and stderr), or null. */

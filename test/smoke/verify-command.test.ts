@@ -88,6 +88,7 @@ describe('verify command', () => {
       (i) =>
         new ScriptedHost(`node${i}`, `10.77.0.1${i}`, [
           { match: /^systemctl is-active k3s$/, reply: { stdout: 'inactive\n', exitCode: 3 } },
+          { match: /^systemctl is-active keepalived$/, reply: { stdout: 'active\n' } },
           { match: /^ip -o -4 addr show$/, reply: { stdout: `2: eth0    inet 10.77.0.1${i}/24 brd 10.77.0.255 scope global eth0\n${i === 1 ? '2: eth0    inet 10.77.0.100/24 scope global secondary eth0\n' : ''}` } },
           { match: /dev\/tcp\/10\.77\.0\.100\/6443/, kind: 'script', reply: { stdout: 'bash: connect: Connection refused\nbash: line 1: /dev/tcp/10.77.0.100/6443: Connection refused\n@@tcp-exit=1\n' } },
         ]),
@@ -98,12 +99,13 @@ describe('verify command', () => {
     expect(k8s.results).toEqual([expect.objectContaining({ id: 'kubernetes.layer', status: 'not-run', message: 'k3s is not running' })]);
     const ep = report.layers.find((l) => l.id === 'endpoint')!.results;
     expect(ep.map((r) => [r.id, r.status])).toEqual([
+      ['endpoint.keepalived', 'passed'],
       ['endpoint.vip-holder', 'passed'],
       ['endpoint.vip-reachable', 'passed'],
       ['endpoint.api', 'not-run'],
     ]);
-    expect(ep[0]!.message).toBe('10.77.0.100 is held by node1 (eth0)');
-    expect(ep[1]!.message).toBe(
+    expect(ep[1]!.message).toBe('10.77.0.100 is held by node1 (eth0)');
+    expect(ep[2]!.message).toBe(
       '10.77.0.100 answers from node2, node3: connection refused on :6443, nothing listens there because k3s is not running (held by node1)',
     );
     expect(code).toBe(0);

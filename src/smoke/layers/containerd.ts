@@ -23,7 +23,7 @@ import {
   removeLeftoversScript,
   serveScript,
 } from '../ctr.js';
-import { type Evidence, evidenceFrom } from '../evidence.js';
+import { type Evidence, evidenceFrom, markerExit } from '../evidence.js';
 
 /** Containers this run created per host, removed by the layer cleanup whatever happened. */
 const created = new WeakMap<SmokeContext, Map<string, Set<string>>>();
@@ -73,6 +73,14 @@ async function ensureImage(ctx: SmokeContext, host: string): Promise<string> {
     const opts = { sudo: true, allowFailure: true, mutating: false } as const;
     const have = await remote.script(imagePresentScript(image), { ...opts, label: 'verify: smoke image present?' });
     if (have.stdout.includes('@@no-ctr')) throw new SmokeStepError(`ctr is not installed on ${host}`, evidenceFrom(host, have, ctx.redact, { label: 'command -v ctr' }));
+    const ctrExit = markerExit(have.stdout, 'ctr-exit');
+    if (ctrExit !== 0) {
+      const service = marker(have.stdout, 'containerd') || 'unknown';
+      throw new SmokeStepError(
+        `containerd does not answer on ${host} (service ${service})`,
+        evidenceFrom(host, have, ctx.redact, { label: 'ctr -n kubi-verify version; systemctl is-active containerd', exitCode: ctrExit }),
+      );
+    }
     if (marker(have.stdout, 'image') === 'present') return 'already present';
     if (ctx.options.imageArchive) {
       const data = await ctx.readLocalFile(ctx.options.imageArchive);
@@ -82,7 +90,7 @@ async function ensureImage(ctx: SmokeContext, host: string): Promise<string> {
         if (marker(imp.stdout, 'image') === 'present') return `imported from ${ctx.options.imageArchive}`;
         throw new SmokeStepError(
           `importing ${ctx.options.imageArchive} on ${host} did not give the image ${image}`,
-          evidenceFrom(host, imp, ctx.redact, { label: `ctr -n kubi-verify images import ${REMOTE_IMAGE_ARCHIVE}` }),
+          evidenceFrom(host, imp, ctx.redact, { label: `ctr -n kubi-verify images import ${REMOTE_IMAGE_ARCHIVE}`, exitCode: markerExit(imp.stdout, 'import-exit') }),
         );
       }
     }
@@ -90,7 +98,7 @@ async function ensureImage(ctx: SmokeContext, host: string): Promise<string> {
     if (marker(pull.stdout, 'image') === 'present') return 'pulled';
     throw new SmokeStepError(
       `the smoke image ${image} is not on ${host} and could not be pulled${ctx.options.imageArchive ? '' : ' (no local image archive: set artifacts.dir or --image-archive)'}`,
-      evidenceFrom(host, pull, ctx.redact, { label: `ctr -n kubi-verify images pull ${image}` }),
+      evidenceFrom(host, pull, ctx.redact, { label: `ctr -n kubi-verify images pull ${image}`, exitCode: markerExit(pull.stdout, 'pull-exit') }),
     );
   });
 }
@@ -123,14 +131,17 @@ function containerCheck(host: Host): Check {
     async run(ctx) {
       const remote = remoteFor(ctx, host.name);
       try {
-        await remote.script(removeLeftoversScript(), { sudo: true, allowFailure: true, label: 'verify: remove leftover smoke containers', mutating: true });
         const how = await ensureImage(ctx, host.name);
+        await remote.script(removeLeftoversScript(), { sudo: true, allowFailure: true, label: 'verify: remove leftover smoke containers', mutating: true });
         const { cidr, perNode } = subnetFor(ctx, host.name);
         return await retryCheck(ctx, { what: 'a container with CNI networking', host: host.name }, async () => {
           const id = `kubi-verify-${ctx.randomId()}`;
           track(ctx, host.name, id);
           const r = await remote.script(oneShotScript(ctx.options.smokeImage, id), { sudo: true, allowFailure: true, label: 'verify: ctr run --cni', mutating: true });
-          const ev = evidenceFrom(host.name, r, ctx.redact, { label: `ctr -n kubi-verify run --cni --rm ${ctx.options.smokeImage} ${id} sh -c 'ip -4 -o addr show eth0'` });
+          const ev = evidenceFrom(host.name, r, ctx.redact, {
+            label: `ctr -n kubi-verify run --cni --rm ${ctx.options.smokeImage} ${id} sh -c 'ip -4 -o addr show eth0'`,
+            exitCode: markerExit(r.stdout, 'run-exit'),
+          });
           const runExit = marker(r.stdout, 'run-exit');
           if (runExit !== '0') return failed(`${host.name}: ctr run --cni failed (exit ${runExit ?? '?'})`, [ev]);
           const addr = parseEth0Address(r.stdout);
@@ -174,7 +185,8 @@ const podToPodCheck: Check = {
           try {
             await ensureImage(ctx, h.name);
           } catch (e) {
-            problems.push(`${h.name}: ${(e as Error).message}`);
+            problems.push((e as Error).message);
+            if (e instanceof SmokeStepError) evidence.push(e.evidence);
             return;
           }
           const id = `kubi-verify-net-${ctx.randomId()}`;
@@ -189,7 +201,7 @@ const podToPodCheck: Check = {
           const addr = parseEth0Address(r.stdout);
           if (marker(r.stdout, 'run-exit') !== '0' || !addr) {
             problems.push(`${h.name}: could not start a serving container`);
-            evidence.push(evidenceFrom(h.name, r, ctx.redact, { label: `ctr -n kubi-verify run --cni -d ${ctx.options.smokeImage} ${id} (httpd)` }));
+            evidence.push(evidenceFrom(h.name, r, ctx.redact, { label: `ctr -n kubi-verify run --cni -d ${ctx.options.smokeImage} ${id} (httpd)`, exitCode: markerExit(r.stdout, 'run-exit') }));
             return;
           }
           servers.push({ host: h.name, id, ip: addr.ip, marker: mark });
@@ -203,27 +215,41 @@ const podToPodCheck: Check = {
         const ev: Evidence[] = [];
         await Promise.all(
           servers.map(async (from) => {
+            const remote = remoteFor(ctx, from.host);
+            let failedHere = false;
             for (const { to } of pairs.filter((p) => p.from === from)) {
-              const remote = remoteFor(ctx, from.host);
               const r = await remote.script(fetchScript(from.id, `${from.id}-w-${ctx.randomId()}`, to.ip), {
                 sudo: true,
                 allowFailure: true,
                 label: 'verify: container to container',
                 mutating: false,
               });
-              if (marker(r.stdout, 'wget-exit') === '0' && r.stdout.includes(to.marker)) continue;
-              bad.push(`${from.host} -> ${to.host} (${from.ip} -> ${to.ip}:8080)`);
-              ev.push(evidenceFrom(from.host, r, ctx.redact, { label: `ctr -n kubi-verify tasks exec ${from.id} wget -q -T 5 -O - http://${to.ip}:8080/` }));
+              const exit = markerExit(r.stdout, 'wget-exit');
+              if (exit === 0 && r.stdout.includes(to.marker)) continue;
+              failedHere = true;
+              const why = exit === 143 || exit === 124 ? 'timed out' : exit === 0 ? 'wrong answer' : `wget exit ${exit ?? '?'}`;
+              bad.push(`${from.host} -> ${to.host} (${from.ip} -> ${to.ip}:8080, ${why})`);
+              ev.push(
+                evidenceFrom(from.host, r, ctx.redact, {
+                  label: `ctr -n kubi-verify tasks exec ${from.id} timeout 5 wget -q -O - http://${to.ip}:8080/`,
+                  exitCode: markerExit(r.stdout, 'wget-exit'),
+                }),
+              );
+            }
+            if (failedHere) {
+              // the routing table of the source node shows a missing pod route at once
               const routes = await remote.exec(['ip', '-4', 'route', 'show'], { sudo: false, allowFailure: true, label: 'verify: routes', mutating: false });
               ev.push(evidenceFrom(from.host, routes, ctx.redact));
             }
           }),
         );
-        if (bad.length > 0) return failed(`no answer: ${bad.join(', ')}`, ev);
+        ev.sort((a, b) => a.host.localeCompare(b.host));
+        if (bad.length > 0) return failed(`no answer: ${bad.sort().join(', ')}`, ev);
         return passed(`${pairs.length} pairs answered (${servers.map((s) => `${s.host} ${s.ip}`).join(', ')})`);
       });
-      if (outcome.status === 'passed' && problems.length > 0) return failed(`${problems.join('; ')} (the others reach each other)`, evidence);
-      return outcome;
+      if (problems.length === 0) return outcome;
+      if (outcome.status === 'passed') return failed(`${problems.join('; ')} (the others reach each other)`, evidence);
+      return { ...outcome, message: `${problems.join('; ')}; ${outcome.message}`, evidence: [...evidence, ...(outcome.evidence ?? [])] };
     } finally {
       await Promise.all(
         servers.map(async (s) => {

@@ -1,14 +1,17 @@
 /**
- * API endpoint layer (keepalived or kube-vip VIP): which server holds the VIP (exactly one), the VIP
- * answers a TCP connect on the API port from the other hosts (with k3s stopped, "connection
- * refused" still proves the VIP is alive: something answered for that address), and, when k3s runs,
- * the API answers through the VIP (`k3s kubectl --server https://<vip>:<port> get --raw /readyz`,
- * which also proves the VIP is in the serving certificate). Endpoint mode none: one "not run" row.
+ * API endpoint layer (keepalived or kube-vip VIP): keepalived runs on every server (keepalived
+ * mode), which server holds the VIP (exactly one), the VIP answers a TCP connect on the API port
+ * from the other hosts ("connection refused" also proves the VIP is alive: something answered for
+ * that address), and, when k3s runs, the API answers through the VIP (`k3s kubectl --server
+ * https://<vip>:<port> get --raw /readyz`, which also proves the VIP is in the serving certificate).
+ * keepalived tracks the local API server (check-apiserver.sh), so while k3s runs nowhere no server
+ * may hold the VIP: then the VIP rows are "not run" with that reason instead of failed (a VIP that
+ * is held anyway is still reported). Endpoint mode none: one "not run" row.
  */
 import { quoteWord } from '../../transport/quote.js';
 import { type Check, failed, type Layer, notRun, passed, retryCheck } from '../check.js';
 import { hostsWith, isReachable, remoteFor, type SmokeContext } from '../context.js';
-import { type Evidence, evidenceFrom } from '../evidence.js';
+import { type Evidence, evidenceFrom, markerExit } from '../evidence.js';
 import { k3sState } from './k3s-state.js';
 
 export const endpointLayer: Layer = {
@@ -19,7 +22,7 @@ export const endpointLayer: Layer = {
     const ep = ctx.inventory.endpoint;
     if (ep.mode === 'none') return { notRun: 'endpoint mode none' };
     if (!ep.vip) return { notRun: `endpoint mode ${ep.mode} but no vip in the inventory` };
-    return [vipHolderCheck, vipReachableCheck, apiThroughVipCheck];
+    return [...(ep.mode === 'keepalived' ? [keepalivedCheck] : []), vipHolderCheck, vipReachableCheck, apiThroughVipCheck];
   },
 };
 
@@ -67,12 +70,39 @@ async function serviceStates(ctx: SmokeContext): Promise<Evidence[]> {
   return out;
 }
 
+const keepalivedCheck: Check = {
+  id: 'endpoint.keepalived',
+  layer: 'endpoint',
+  title: 'keepalived runs on every server',
+  async run(ctx) {
+    const servers = hostsWith(ctx, 'server').filter((h) => isReachable(ctx, h.name));
+    if (servers.length === 0) return notRun('no reachable server');
+    return retryCheck(ctx, { what: 'keepalived to run on every server' }, async () => {
+      const states = await serviceStates(ctx);
+      const down = states.filter((e) => e.output.trim() !== 'active');
+      if (down.length > 0) return failed(`keepalived is not active on ${down.map((e) => `${e.host} (${e.output.trim() || 'unknown'})`).join(', ')}`, down);
+      return passed(`active on ${states.map((e) => e.host).join(', ')}`);
+    });
+  },
+};
+
+/** Why the VIP may rightly be unheld: keepalived tracks the API server, which does not run anywhere. */
+async function unheldBecauseNoApi(ctx: SmokeContext): Promise<string | null> {
+  if (ctx.inventory.endpoint.mode !== 'keepalived') return null;
+  const k3s = await k3sState(ctx);
+  if (k3s.active.length > 0) return null;
+  return `no server holds ${ctx.inventory.endpoint.vip}: keepalived gives the VIP only to a server whose API server answers, and k3s is not running`;
+}
+
 const vipHolderCheck: Check = {
   id: 'endpoint.vip-holder',
   layer: 'endpoint',
   title: 'one server holds the VIP',
   async run(ctx) {
     const vip = ctx.inventory.endpoint.vip!;
+    if (ctx.inventory.endpoint.mode === 'kube-vip' && (await k3sState(ctx)).active.length === 0) return notRun('kube-vip runs inside k3s, and k3s is not running');
+    const whyUnheld = await unheldBecauseNoApi(ctx);
+    if (whyUnheld && (await findVipHolders(ctx)).holders.length === 0) return notRun(whyUnheld);
     return retryCheck(ctx, { what: `one server to hold the VIP ${vip}` }, async () => {
       const { holders, evidence } = await findVipHolders(ctx);
       if (holders.length === 1) return passed(`${vip} is held by ${holders[0]!.host} (${holders[0]!.iface})`);
@@ -106,6 +136,11 @@ const vipReachableCheck: Check = {
     const { vip, port } = ctx.inventory.endpoint;
     const k3s = await k3sState(ctx);
     const holders = (await findVipHolders(ctx)).holders.map((h) => h.host);
+    if (holders.length === 0) {
+      const whyUnheld = await unheldBecauseNoApi(ctx);
+      if (whyUnheld) return notRun(whyUnheld);
+      if (ctx.inventory.endpoint.mode === 'kube-vip' && k3s.active.length === 0) return notRun('kube-vip runs inside k3s, and k3s is not running');
+    }
     let from = ctx.inventory.hosts.filter((h) => isReachable(ctx, h.name) && !holders.includes(h.name));
     if (from.length === 0) from = ctx.inventory.hosts.filter((h) => isReachable(ctx, h.name));
     if (from.length === 0) return notRun('no reachable host to probe from');
@@ -114,7 +149,11 @@ const vipReachableCheck: Check = {
       await Promise.all(
         from.map(async (h) => {
           const r = await remoteFor(ctx, h.name).script(tcpProbeScript(vip!, port), { sudo: false, allowFailure: true, label: 'verify: tcp connect to the VIP', mutating: false });
-          results.push({ host: h.name, probe: classifyTcpProbe(r.stdout), ev: evidenceFrom(h.name, r, ctx.redact, { label: `bash -c 'exec 3<>/dev/tcp/${vip}/${port}'` }) });
+          results.push({
+            host: h.name,
+            probe: classifyTcpProbe(r.stdout),
+            ev: evidenceFrom(h.name, r, ctx.redact, { label: `bash -c 'exec 3<>/dev/tcp/${vip}/${port}'`, exitCode: markerExit(r.stdout, 'tcp-exit') }),
+          });
         }),
       );
       results.sort((a, b) => a.host.localeCompare(b.host));

@@ -293,7 +293,7 @@ const podToPodCheck: Check = {
       const evidence: Evidence[] = [];
       for (const from of pods) {
         for (const to of pods.filter((p) => p.node !== from.node)) {
-          const w = await kubectl(ctx, ['-n', run.namespace, 'exec', from.name, '--', 'wget', '-q', '-T', '5', '-O', '-', `http://${to.ip}:8080/`]);
+          const w = await kubectl(ctx, ['-n', run.namespace, 'exec', from.name, '--', 'timeout', '5', 'wget', '-q', '-O', '-', `http://${to.ip}:8080/`]);
           if (w.exitCode === 0 && w.stdout.trim() === to.node) continue;
           bad.push(`${from.node} -> ${to.node}`);
           evidence.push(ev(ctx, w));
