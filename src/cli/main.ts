@@ -20,10 +20,15 @@ import * as validateCommand from './commands/validate.js';
 import * as kubeconfigCommand from './commands/kubeconfig.js';
 import * as runCommands from './commands/run.js';
 import * as labCommand from './commands/lab.js';
+import * as replaceCommand from './commands/replace.js';
+import * as removeCommand from './commands/remove.js';
+import * as resetCommand from './commands/reset.js';
+import * as backupCommand from './commands/backup.js';
+import * as restoreCommand from './commands/restore.js';
 import * as forgetHostCommand from './commands/forget-host.js';
 
 /** Registered in this order; stubs come last. */
-const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand, forgetHostCommand];
+const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand, forgetHostCommand, replaceCommand, removeCommand, resetCommand, backupCommand, restoreCommand];
 
 const HELP_FOOTER = `
 Exit codes:

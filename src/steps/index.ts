@@ -13,6 +13,7 @@ import { containerdSteps } from './containerd/index.js';
 import { cniSteps } from './cni/index.js';
 import { endpointSteps } from './endpoint/index.js';
 import { k3sSteps } from './k3s/index.js';
+import { lifecycleSteps } from './lifecycle/index.js';
 
 export const builtinSteps: AnyStep[] = [
   ...hostSteps,
@@ -23,6 +24,7 @@ export const builtinSteps: AnyStep[] = [
   ...cniSteps,
   ...endpointSteps,
   ...k3sSteps,
+  ...lifecycleSteps,
   // e.g. ...hostSteps, ...pkiSteps, ...etcdSteps (each component module exports its list)
 ];
 

@@ -198,7 +198,7 @@ export async function runCommand(command: 'plan' | 'up', file: string, opts: Run
         stateDir: loaded.stateDir,
         mode: command === 'plan' ? 'plan' : 'apply',
         facts,
-        services: {},
+        services: { remotes }, // other hosts' connections, for steps that work through a peer (etcd.members)
         signal: controller.signal,
         now: () => new Date(),
         sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
