@@ -21,6 +21,7 @@ import {
 } from '../../artifacts/index.js';
 import type { ClusterContext } from '../../engine/types.js';
 import type { Arch } from '../../inventory/schema.js';
+import { rememberSha256 } from '../lib/files.js';
 
 export interface LoadedBinary {
   installPath: string;
@@ -90,10 +91,13 @@ async function load(cluster: ClusterContext, component: Component, version: stri
   return { state: 'ready', binaries: await readAll([...extracted.values()]), origin: artifact.spec.fileName };
 }
 
-async function readAll(list: { installPath: string; localPath: string; sha256: string; mode: number }[]): Promise<LoadedBinary[]> {
+async function readAll(list: { installPath: string; localPath: string; sha256: string; size: number; mode: number }[]): Promise<LoadedBinary[]> {
   const out: LoadedBinary[] = [];
   for (const b of list.sort((x, y) => x.installPath.localeCompare(y.installPath))) {
-    out.push({ installPath: b.installPath, content: await fs.readFile(b.localPath), sha256: b.sha256, mode: b.mode });
+    const content = await fs.readFile(b.localPath);
+    // extractBinaries hashed this very file a moment ago: planning on every host need not hash it again
+    if (content.length === b.size) rememberSha256(content, b.sha256);
+    out.push({ installPath: b.installPath, content, sha256: b.sha256, mode: b.mode });
   }
   return out;
 }

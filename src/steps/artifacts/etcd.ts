@@ -9,7 +9,10 @@ import { artifactFor } from '../../artifacts/index.js';
 import type { DesiredFile } from '../lib/index.js';
 import { artifactAvailableLocally, artifactSource, binariesFor, forgetLoaded } from './binaries.js';
 
-export type EtcdBinaries = { files: DesiredFile[]; pending: null } | { files: []; pending: string };
+/** A binary to install, with the sha256 the artifact already verified (40 MB are not hashed again per host). */
+export type DesiredBinary = DesiredFile & { content: Buffer; sha256: string };
+
+export type EtcdBinaries = { files: DesiredBinary[]; pending: null } | { files: []; pending: string };
 
 /** etcd, etcdctl (and etcdutl from 3.5) for this host's architecture, 0755 root. */
 export async function etcdBinaryFiles(ctx: Pick<StepContext, 'cluster' | 'host' | 'facts'>): Promise<EtcdBinaries> {
@@ -17,7 +20,7 @@ export async function etcdBinaryFiles(ctx: Pick<StepContext, 'cluster' | 'host' 
   const set = await binariesFor(ctx.cluster, 'etcd', version, ctx.facts.arch as Arch);
   if (set.state === 'pending') return { files: [], pending: set.reason };
   return {
-    files: set.binaries.map((b) => ({ path: b.installPath, content: b.content, mode: b.mode, owner: 'root', group: 'root' })),
+    files: set.binaries.map((b) => ({ path: b.installPath, content: b.content, sha256: b.sha256, mode: b.mode, owner: 'root', group: 'root' })),
     pending: null,
   };
 }

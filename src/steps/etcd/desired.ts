@@ -10,14 +10,14 @@ import { ETCD_ADMIN_CLIENT_ID, ETCD_CA_ID, etcdPeerCertId, etcdServerCertId } fr
 import { ETCD_PKI } from '../../render/cluster.js';
 import { ETCD_PATHS, etcdFiles } from '../../render/etcd.js';
 import { fingerprintOf, fingerprintPathOf, type DesiredDir, type DesiredFile } from '../lib/index.js';
-import { etcdBinaryFiles } from '../artifacts/etcd.js';
+import { etcdBinaryFiles, type DesiredBinary } from '../artifacts/etcd.js';
 import { etcdCertificates } from '../pki/etcd.js';
 import { ETCD_UNIT } from './health.js';
 
 export const ETCD_FINGERPRINT_PATH = fingerprintPathOf({ unit: ETCD_UNIT });
 
 export interface EtcdDesired {
-  binaries: DesiredFile[];
+  binaries: DesiredBinary[];
   /** plan mode: why the binaries are not known yet (null when they are) */
   binariesPending: string | null;
   certificates: DesiredFile[];
@@ -72,9 +72,8 @@ export function etcdDirs(cluster: ClusterContext): DesiredDir[] {
   ];
 }
 
-/** Paths whose content the running etcd depends on. */
+/** Paths whose content the running etcd depends on (the binary enters by its verified sha256). */
 const PROCESS_INPUTS = new Set<string>([
-  ETCD_PATHS.binary,
   ETCD_PATHS.unit,
   ETCD_PATHS.env,
   ETCD_PKI.ca,
@@ -105,14 +104,16 @@ export function etcdDesired(ctx: Pick<StepContext, 'cluster' | 'host' | 'facts'>
       const certificates = await etcdCertificateFiles(ctx.cluster, ctx.host.name);
       const config = etcdConfigFiles(ctx);
       // a binary not known yet (plan mode, not downloaded) can never match a recorded fingerprint
-      const extra = bin.pending ? [`binary pending: ${bin.pending}`] : [];
+      const extra = bin.pending
+        ? [`binary pending: ${bin.pending}`]
+        : bin.files.filter((b) => b.path === ETCD_PATHS.binary).map((b) => `binary ${b.path} ${b.sha256} ${(b.mode & 0o7777).toString(8)}`);
       return {
         binaries: bin.files,
         binariesPending: bin.pending,
         certificates,
         config,
         dirs: etcdDirs(ctx.cluster),
-        fingerprint: etcdFingerprint([...bin.files, ...certificates, ...config], extra),
+        fingerprint: etcdFingerprint([...certificates, ...config], extra),
       };
     })();
     perHost.set(ctx.host.name, p);
