@@ -3,12 +3,19 @@
  * directories, then files and deletions, then commands and scripts (in plan order), then
  * services (one `systemctl daemon-reload` first when any change asks for it, then the other
  * service actions in plan order, each followed by its fingerprint file when it has one).
+ * Files of 1 MiB or more also get a checksum record on the host (checksum-records.ts).
  * `action` changes need the step's own apply.
  */
 import { KubiError } from '../errors.js';
 import { quoteWord } from '../transport/quote.js';
+import { sha256 } from '../steps/lib/files.js';
+import { RECORD_MIN_BYTES, recordScript } from './checksum-records.js';
 import type { RemoteHost } from '../transport/types.js';
 import type { Change } from './types.js';
+
+function contentBytes(content: string | Buffer): number {
+  return typeof content === 'string' ? Buffer.byteLength(content) : content.length;
+}
 
 export function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
@@ -78,6 +85,11 @@ export async function applyChanges(remote: RemoteHost, changes: readonly Change[
     } else if (c.kind === 'delete') {
       await remote.exec(['rm', c.recursive ? '-rf' : '-f', '--', c.path], { mutating: true, label: `delete ${c.path}` });
     }
+  }
+  const large = changes.filter((c): c is Extract<Change, { kind: 'file' }> => c.kind === 'file' && c.action !== 'chmod' && contentBytes(c.content) >= RECORD_MIN_BYTES);
+  if (large.length > 0) {
+    // lets the next check skip re-hashing them (see checksum-records.ts)
+    await remote.script(recordScript(large.map((c) => ({ path: c.path, sha256: sha256(c.content) }))), { mutating: true, label: 'record checksums of large files' });
   }
 
   for (const c of changes) {

@@ -27,6 +27,8 @@ export interface RunCommandOptions {
   strictHostKeys?: boolean;
   acceptChangedHostKeys?: boolean;
   playbook?: string;
+  /** write per-host transport counters and timings as JSON (see ../run-stats.ts) */
+  statsJson?: string;
 }
 
 /** What the command needs from the rest of the tool (real modules, or test doubles). */
@@ -96,7 +98,8 @@ export function register(program: Command, cli: CliContext, deps: () => Promise<
       .option('--quiet', 'no progress output')
       .option('--strict-host-keys', 'refuse hosts whose SSH host key is not recorded yet (no trust on first use)')
       .option('--accept-changed-host-keys', 'replace changed SSH host keys (throw-away labs only), reporting both fingerprints')
-      .option('--playbook <name|file>', 'the playbook to run (default: up)');
+      .option('--playbook <name|file>', 'the playbook to run (default: up)')
+      .option('--stats-json <file>', 'write per-host SSH connections, round trips, bytes sent and uploaded, and timings as JSON');
     if (name === 'plan') {
       cmd.option('--output <format>', 'text or json', 'text').option('--runbook <file>', 'also write the plan as a Markdown runbook (every file and command, secrets masked)');
     }
@@ -120,6 +123,7 @@ export async function runCommand(command: 'plan' | 'up', file: string, opts: Run
   const report = await import('../../engine/report.js');
   const { createProgress } = await import('../progress.js');
   const say = (line: string): void => cli.output.errLine(line);
+  const startedAt = Date.now();
 
   // --- everything that can be refused before touching anything (exit 2)
   const output = opts.output ?? 'text';
@@ -156,6 +160,8 @@ export async function runCommand(command: 'plan' | 'up', file: string, opts: Run
   });
   let runLog: RunLog | undefined;
   let closeAll: (() => void) | undefined;
+  let connectedAt: number | undefined;
+  const uploads = new Map<string, { files: number; bytes: number }>();
   try {
     runLog = RunLog.open(loaded.stateDir, { command });
     const log = runLog;
@@ -177,15 +183,25 @@ export async function runCommand(command: 'plan' | 'up', file: string, opts: Run
       });
       closeAll = () => pool.closeAll();
       remotes = pool.hosts;
+      if (opts.statsJson) {
+        const { countUploads } = await import('../run-stats.js');
+        remotes = new Map([...pool.hosts].map(([name, r]) => {
+          const counter = { files: 0, bytes: 0 };
+          uploads.set(name, counter);
+          return [name, countUploads(r, counter)] as const;
+        }));
+      }
+      connectedAt = Date.now();
       const gathered = await Promise.all(
         targets.map(async (name) => {
-          const remote = pool.hosts.get(name);
+          const remote = remotes.get(name);
           if (!remote) throw new KubiError('internal', `no connection to ${name}`, { host: name });
           return [name, await deps.gatherFacts(remote)] as const;
         }),
       );
       for (const [name, f] of gathered) facts.set(name, f);
     }
+    const factsAt = Date.now();
 
     // --- run
     const progress = createProgress({ mode: opts.quiet ? 'quiet' : 'auto' });
@@ -208,6 +224,19 @@ export async function runCommand(command: 'plan' | 'up', file: string, opts: Run
       ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
     });
     await progress.done();
+    if (opts.statsJson) {
+      const { runStats } = await import('../run-stats.js');
+      const end = Date.now();
+      const stats = runStats({
+        command,
+        ok: result.ok,
+        timings: { connectMs: (connectedAt ?? factsAt) - startedAt, factsMs: factsAt - (connectedAt ?? factsAt), runMs: end - factsAt, totalMs: end - startedAt },
+        steps: result.steps,
+        remotes,
+        uploads,
+      });
+      await writeFileAtomic(path.resolve(opts.statsJson), JSON.stringify(stats, null, 2) + '\n', 0o644);
+    }
 
     // --- report
     if (command === 'plan') {

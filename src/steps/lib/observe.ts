@@ -2,6 +2,8 @@
  * One read-only round trip per host: a bash script that reports, for each requested path,
  * whether it exists, its type, sha256, mode, owner and group (and its content, base64, for
  * small files when asked), and for each requested systemd unit `is-enabled` / `is-active`.
+ * A large file the executor uploaded has a checksum record (src/engine/checksum-records.ts):
+ * while the file's stat identity matches it, its sha256 is taken from there instead of hashing.
  *
  * The script's output is a simple line format parsed by a pure function (`parseObservation`);
  * `formatObservation` is its inverse, so a test double can answer the same script.
@@ -21,6 +23,7 @@
  */
 import { KubiError } from '../../errors.js';
 import { quoteWord } from '../../transport/quote.js';
+import { RECORD_LOOKUP_FUNCTION, recordPath } from '../../engine/checksum-records.js';
 import type { RemoteHost } from '../../transport/types.js';
 
 export const OBSERVE_MARKER = '# kubi-observe-request ';
@@ -34,6 +37,8 @@ export interface ObserveRequest {
   /** systemd units to observe */
   units?: readonly string[];
   maxContentBytes?: number;
+  /** where checksum records live (default RECORD_DIR; tests use a temp directory) */
+  recordDir?: string;
 }
 
 export type FileType = 'file' | 'dir' | 'other' | 'missing';
@@ -83,7 +88,8 @@ export function observeScript(req: ObserveRequest): string {
     'kf() {',
     '  if [ -d "$2" ]; then stat -L -c "f $1 dir - %a %U %G 0" -- "$2"; return; fi',
     '  if [ -f "$2" ]; then',
-    '    if ! h=$(sha256sum < "$2" 2>/dev/null); then echo "f $1 unreadable"; return; fi',
+    '    h=$(krec "$2" "$5")', // a valid checksum record of a large file we uploaded, else hash it
+    '    if [ -z "$h" ] && ! h=$(sha256sum < "$2" 2>/dev/null); then echo "f $1 unreadable"; return; fi',
     '    sz=$(stat -L -c %s -- "$2")',
     '    stat -L -c "f $1 file ${h%% *} %a %U %G %s" -- "$2"',
     '    if [ "$3" = 1 ] && [ "$sz" -le "$4" ]; then printf \'c %s \' "$1"; base64 -w0 < "$2"; echo; fi',
@@ -92,13 +98,14 @@ export function observeScript(req: ObserveRequest): string {
     '  if [ -e "$2" ]; then stat -L -c "f $1 other - %a %U %G %s" -- "$2"; return; fi',
     '  echo "f $1 missing"',
     '}',
+    RECORD_LOOKUP_FUNCTION,
     'ku() {',
     '  e=$(systemctl is-enabled -- "$2" 2>/dev/null | head -n1)',
     '  a=$(systemctl is-active -- "$2" 2>/dev/null | head -n1)',
     '  echo "u $1 ${e:-not-found} ${a:-unknown}"',
     '}',
   ];
-  files.forEach((f, i) => lines.push(`kf ${i} ${quoteWord(f)} ${wantsContent(req, f) ? 1 : 0} ${max}`));
+  files.forEach((f, i) => lines.push(`kf ${i} ${quoteWord(f)} ${wantsContent(req, f) ? 1 : 0} ${max} ${quoteWord(recordPath(f, req.recordDir))}`));
   units.forEach((u, i) => lines.push(`ku ${i} ${quoteWord(u)}`));
   lines.push('echo end');
   return lines.join('\n') + '\n';
