@@ -32,6 +32,7 @@ import {
   type ClusterView,
   type Via,
 } from '../steps/lifecycle/etcd-cluster.js';
+import { moveDataAsideShell } from '../steps/lifecycle/data-dir.js';
 import { assessReplace, refusalHint } from '../steps/lifecycle/quorum.js';
 import { deleteNodeObject, findRunningServer } from './kubernetes.js';
 import { runUpPhase } from './phases.js';
@@ -61,10 +62,10 @@ export async function setAsideOldData(session: Session, host: Host): Promise<str
   if (!remote) return null;
   const dataDir = session.inventory.etcd.dataDir;
   const aside = `${dataDir}.replaced-${compactStamp(session.pace.now())}`;
-  const res = await remote.script(
-    `if [ -d ${quoteWord(`${dataDir}/member`)} ]; then systemctl stop etcd.service 2>/dev/null || true; mv ${quoteWord(dataDir)} ${quoteWord(aside)}; install -d -m 0700 ${quoteWord(dataDir)}; echo moved; fi`,
-    { mutating: true, label: 'move old etcd data aside' },
-  );
+  const res = await remote.script(`if [ -d ${quoteWord(`${dataDir}/member`)} ]; then systemctl stop etcd.service 2>/dev/null || true; fi\n${moveDataAsideShell(dataDir, aside)}`, {
+    mutating: true,
+    label: 'move old etcd data aside',
+  });
   return res.stdout.includes('moved') ? aside : null;
 }
 

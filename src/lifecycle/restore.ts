@@ -27,6 +27,7 @@ import type { RemoteHost } from '../transport/types.js';
 import { etcdctlShell, memberDifferences, parseEndpointHealth, parseMemberList } from '../steps/etcd/etcdctl.js';
 import { etcdWaitTimeoutMs, expectedMembers } from '../steps/etcd/health.js';
 import { SECTION_FN, sections } from '../steps/host/script.js';
+import { moveDataAsideShell } from '../steps/lifecycle/data-dir.js';
 import { MANIFEST_FILE, SNAPSHOT_FILE, sha256Hex, type BackupManifest } from './backup.js';
 import { runUpPhase } from './phases.js';
 import { compactStamp } from './replace.js';
@@ -84,16 +85,22 @@ export function restoredInitialCluster(members: readonly Host[]): string {
   return members.map((h) => `${h.name}=${etcdPeerUrl(h)}`).join(',');
 }
 
-/** Pure: the shell that restores one member (run as root on it). */
+/**
+ * Pure: the shell that restores one member (run as root on it). The snapshot is restored into a
+ * temporary directory INSIDE the data directory (the same file system, and etcdctl 3.4 refuses an
+ * existing target), then its `member` directory is moved into place; the old contents were moved
+ * aside first (data-dir.ts: the data directory may be a mount point).
+ */
 export function restoreMemberScript(args: { host: Host; members: readonly Host[]; dataDir: string; token: string; stamp: string; snapshot: string; sha256: string }): string {
   const d = quoteWord(args.dataDir);
-  const aside = quoteWord(`${args.dataDir}.before-restore-${args.stamp}`);
+  const tmpDir = `${args.dataDir}/kubi-restore-${args.stamp}`;
+  const tmp = quoteWord(tmpDir);
   const common = [
     'snapshot',
     'restore',
     args.snapshot,
     `--name=${args.host.name}`,
-    `--data-dir=${args.dataDir}`,
+    `--data-dir=${tmpDir}`,
     `--initial-cluster=${restoredInitialCluster(args.members)}`,
     `--initial-cluster-token=${args.token}`,
     `--initial-advertise-peer-urls=${etcdPeerUrl(args.host)}`,
@@ -102,7 +109,7 @@ export function restoreMemberScript(args: { host: Host; members: readonly Host[]
     .join(' ');
   return `set -eu
 echo ${quoteWord(`${args.sha256}  ${args.snapshot}`)} | sha256sum -c --quiet -
-if [ -e ${d} ]; then mv ${d} ${aside}; fi
+${moveDataAsideShell(args.dataDir, `${args.dataDir}.before-restore-${args.stamp}`)}
 if [ -x /usr/local/bin/etcdutl ]; then
   extra=''
   if /usr/local/bin/etcdutl snapshot restore --help 2>&1 | grep -q -- '--bump-revision'; then extra='--bump-revision=1000000000 --mark-compacted'; fi
@@ -110,6 +117,8 @@ if [ -x /usr/local/bin/etcdutl ]; then
 else
   ETCDCTL_API=3 /usr/local/bin/etcdctl ${common}
 fi
+mv ${quoteWord(`${tmpDir}/member`)} ${quoteWord(`${args.dataDir}/member`)}
+rmdir ${tmp}
 chmod 0700 ${d}
 rm -f ${quoteWord(args.snapshot)}
 `;

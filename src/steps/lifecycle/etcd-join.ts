@@ -28,6 +28,7 @@ import {
   type Pace,
   type Via,
 } from './etcd-cluster.js';
+import { moveDataAsideShell } from './data-dir.js';
 import { assessAdd, refusalHint } from './quorum.js';
 
 export const JOIN_ENV_PATH = '/run/kubi-provision/etcd-join.env';
@@ -67,9 +68,8 @@ systemctl daemon-reload
 
 /** A join that failed: stop the member and move its partial data directory aside (never deleted). */
 export function abandonJoinScript(dataDir: string, stamp: string): string {
-  const aside = `${dataDir}.failed-join-${stamp}`;
   return `systemctl stop ${ETCD_UNIT} || true
-if [ -d ${quoteWord(`${dataDir}/member`)} ]; then mv ${quoteWord(dataDir)} ${quoteWord(aside)}; install -d -m 0700 ${quoteWord(dataDir)}; fi
+${moveDataAsideShell(dataDir, `${dataDir}.failed-join-${stamp}`)}
 ${removeJoinFilesScript()}`;
 }
 

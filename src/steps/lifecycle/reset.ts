@@ -54,12 +54,7 @@ export function resetPaths(inv: Inventory): string[] {
     '/etc/profile.d/etcdctl.sh',
     '/etc/sysctl.d/90-kubi.conf',
     '/etc/modules-load.d/kubi.conf',
-    // data
-    inv.etcd.dataDir,
-    '/var/lib/rancher',
-    '/var/lib/kubelet',
-    '/var/lib/containerd',
-    '/var/lib/cni',
+    // runtime state and the tool's own records (data directories: resetDataDirs)
     '/run/k3s',
     '/run/containerd',
     '/var/lib/kubi-provision',
@@ -76,6 +71,11 @@ export function resetPaths(inv: Inventory): string[] {
     '/usr/local/sbin/runc',
     '/opt/cni/bin',
   ];
+}
+
+/** Data directories: often mount points (a disk for etcd, the lab's volumes), so they are emptied, and removed only when they are not mounts. */
+export function resetDataDirs(inv: Inventory): string[] {
+  return [inv.etcd.dataDir, '/var/lib/rancher', '/var/lib/kubelet', '/var/lib/containerd', '/var/lib/cni'];
 }
 
 const ACTIVE = new Set(['active', 'activating', 'deactivating', 'reloading', 'refreshing']);
@@ -214,16 +214,32 @@ export interface FilesObserved {
   observation: Observation;
   /** etcd data directories moved aside by replace/restore/failed joins */
   movedAside: string[];
+  /** data directories that still hold something, or exist and are not mount points */
+  dataDirs: string[];
 }
 
-function movedAsideScript(dataDir: string): string {
+function filesExtraScript(dataDir: string, dataDirs: readonly string[]): string {
   const d = quoteWord(dataDir);
-  return `for p in ${d}.replaced-* ${d}.failed-join-* ${d}.before-restore-*; do [ -e "$p" ] && echo "$p"; done; true`;
+  return `${SECTION_FN}
+s aside; for p in ${d}.replaced-* ${d}.failed-join-* ${d}.before-restore-*; do [ -e "$p" ] && echo "$p"; done
+s data; for p in ${dataDirs.map(quoteWord).join(' ')}; do
+  [ -d "$p" ] || continue
+  if [ -n "$(ls -A "$p" 2>/dev/null)" ] || ! mountpoint -q "$p"; then echo "$p"; fi
+done
+true
+`;
+}
+
+/** Empty a data directory; remove it unless it is a mount point. */
+export function emptyDirScript(dir: string): string {
+  const q = quoteWord(dir);
+  return `find ${q} -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +\nif ! mountpoint -q ${q}; then rmdir ${q}; fi`;
 }
 
 export function planResetFiles(o: FilesObserved, paths: readonly string[]): Change[] {
   const present = paths.filter((p) => (o.observation.files.get(p)?.type ?? 'missing') !== 'missing');
   const changes: Change[] = [...present, ...o.movedAside].map((p) => ({ kind: 'delete' as const, path: p, recursive: true }));
+  for (const dir of o.dataDirs) changes.push({ kind: 'script', title: `empty and remove ${dir} (a mount point stays, empty)`, script: emptyDirScript(dir) });
   if (present.some((p) => UNIT_FILES.includes(p) || p === JOIN_DROPIN_PATH)) {
     changes.push({ kind: 'service', unit: 'etcd.service', action: 'daemon-reload' });
   }
@@ -234,10 +250,11 @@ export const resetFiles: Step<FilesObserved> = {
   id: 'reset.files',
   title: 'Delete the units, configuration, data and binaries kubi-provision installed',
   async check(ctx) {
-    const paths = resetPaths(ctx.cluster.inventory);
-    const observation = await observeFiles(ctx.remote, paths);
-    const res = await ctx.remote.script(movedAsideScript(ctx.cluster.inventory.etcd.dataDir), { mutating: false, label: 'find moved-aside etcd data', allowFailure: true });
-    return { observation, movedAside: lines(res.stdout) };
+    const inv = ctx.cluster.inventory;
+    const observation = await observeFiles(ctx.remote, resetPaths(inv));
+    const res = await ctx.remote.script(filesExtraScript(inv.etcd.dataDir, resetDataDirs(inv)), { mutating: false, label: 'find data directories and moved-aside etcd data', allowFailure: true });
+    const sec = sections(res.stdout);
+    return { observation, movedAside: lines(sec('aside')), dataDirs: lines(sec('data')) };
   },
   plan: (o, ctx) => planResetFiles(o, resetPaths(ctx.cluster.inventory)),
 };
