@@ -4,7 +4,7 @@
  * fails, so on failure the hosts that did connect are connected again without the failed ones.
  * A host-key mismatch is a failure like any other here (never accepted silently).
  */
-import { describeError, isKubiError } from '../errors.js';
+import { describeError, isKubiError, type KubiError } from '../errors.js';
 import { ConnectHostsError, connectHosts, type HostPool, type SshTarget, type TransportOptions } from '../transport/index.js';
 import type { RemoteHost } from '../transport/types.js';
 
@@ -13,6 +13,11 @@ export interface VerifyConnections {
   /** host -> why it could not be reached (one line) */
   unreachable: Map<string, string>;
   closeAll(): void;
+}
+
+/** The one-line reason, with the hint for host-key problems (what to run is the useful part there). */
+function reason(e: KubiError): string {
+  return e.code.startsWith('host-key') && e.hint ? `${e.message}; ${e.hint}` : e.message;
 }
 
 export type ConnectFn = (targets: readonly SshTarget[], opts: TransportOptions) => Promise<HostPool>;
@@ -25,9 +30,9 @@ export async function connectForVerify(targets: readonly SshTarget[], opts: Tran
   } catch (e) {
     const failures =
       e instanceof ConnectHostsError
-        ? e.failures.map((f) => ({ host: f.host, message: f.error.message }))
+        ? e.failures.map((f) => ({ host: f.host, message: reason(f.error) }))
         : isKubiError(e) && e.host
-          ? [{ host: e.host, message: e.message }]
+          ? [{ host: e.host, message: reason(e) }]
           : null;
     if (!failures) throw e;
     for (const f of failures) unreachable.set(f.host, f.message);

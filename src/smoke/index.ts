@@ -15,5 +15,6 @@ export {
 export { createSmokeContext, DEFAULT_ETCD_PATHS, DEFAULT_SMOKE_IMAGE, defaultSmokeOptions, type SmokeContext, type SmokeOptions } from './context.js';
 export type { Evidence } from './evidence.js';
 export { runSmoke, type LayerReport, type SmokeReport } from './runner.js';
-export { colorAllowed, renderJson, renderText } from './report.js';
+export { renderJson, renderText } from './report.js';
+export { connectForVerify, type VerifyConnections } from './connect.js';
 export { SMOKE_LAYERS } from './layers/index.js';

@@ -1,7 +1,8 @@
 /**
  * Renders a smoke report: a text table (one row per check, evidence under failed and warning rows,
- * ANSI colour only when allowed) and JSON (`--output json`, a stable shape with `schema: 1`).
- * Pure: the CLI decides where the text goes and whether colour is on (see `colorAllowed`).
+ * ANSI colour only when asked) and JSON (`--output json`, a stable shape with `schema: 1`).
+ * Pure: the CLI decides where the text goes and whether colour is on (src/cli/output.ts:
+ * NO_COLOR, --no-color, TERM=dumb and non-TTY streams turn it off).
  */
 import type { CheckResult, CheckStatus } from './check.js';
 import { formatDuration } from './check.js';
@@ -10,14 +11,6 @@ import type { SmokeReport } from './runner.js';
 const LABEL: Record<CheckStatus, string> = { passed: 'passed', failed: 'FAILED', warning: 'warning', 'not-run': 'not run' };
 const COLOR: Record<CheckStatus, string> = { passed: '\x1b[32m', failed: '\x1b[1;31m', warning: '\x1b[33m', 'not-run': '\x1b[2m' };
 const RESET = '\x1b[0m';
-
-/** Colour only on a TTY, never with NO_COLOR set (any non-empty value); FORCE_COLOR turns it on. */
-export function colorAllowed(env: NodeJS.ProcessEnv, isTTY: boolean | undefined): boolean {
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0') return true;
-  if (env.TERM === 'dumb') return false;
-  return isTTY === true;
-}
 
 export function renderText(report: SmokeReport, opts: { color: boolean }): string {
   const paint = (status: CheckStatus, text: string): string => (opts.color ? `${COLOR[status]}${text}${RESET}` : text);

@@ -128,6 +128,10 @@ describe('etcd layer', () => {
     expect(byId(rs, 'etcd.health').message).toMatch(/^quorum lost: only 0 of 3 members healthy \(need 2\)/);
     expect(byId(rs, 'etcd.quorum')).toMatchObject({ status: 'failed', message: 'quorum lost: 0 of 3 members healthy, quorum needs 2' });
     expect(byId(rs, 'etcd.leader').message).toMatch(/^no leader seen by https:\/\/127\.0\.1\.11:2379 \(etcdserver: no leader\)/);
+    // the health check already waited: without quorum the later checks report at once
+    expect(byId(rs, 'etcd.health').message).toMatch(/still failing after 2\.0 s/);
+    expect(byId(rs, 'etcd.leader').message).not.toMatch(/still failing/);
+    expect(byId(rs, 'etcd.round-trip').message).not.toMatch(/still failing/);
     expect(byId(rs, 'etcd.round-trip')).toMatchObject({ status: 'failed', message: expect.stringMatching(/^put \/kubi-verify\/\S+ failed on node1/) });
   });
 

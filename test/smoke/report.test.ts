@@ -1,6 +1,6 @@
-/** Text table and JSON rendering of a smoke report; colour rules (NO_COLOR, TTY, FORCE_COLOR). */
+/** Text table and JSON rendering of a smoke report, with and without colour. */
 import { describe, expect, it } from 'vitest';
-import { colorAllowed, renderJson, renderText } from '../../src/smoke/report.js';
+import { renderJson, renderText } from '../../src/smoke/report.js';
 import type { SmokeReport } from '../../src/smoke/runner.js';
 
 const report: SmokeReport = {
@@ -82,18 +82,6 @@ describe('renderText', () => {
     expect(coloured).toContain('\x1b[1;31mFAILED');
     expect(coloured).toContain('\x1b[32mpassed');
   });
-});
-
-describe('colorAllowed', () => {
-  it.each([
-    [{}, true, true],
-    [{}, false, false],
-    [{ NO_COLOR: '1' }, true, false],
-    [{ NO_COLOR: '' }, true, true],
-    [{ FORCE_COLOR: '1' }, false, true],
-    [{ FORCE_COLOR: '1', NO_COLOR: '1' }, true, false],
-    [{ TERM: 'dumb' }, true, false],
-  ])('%j tty=%s -> %s', (env, tty, want) => expect(colorAllowed(env as NodeJS.ProcessEnv, tty)).toBe(want));
 });
 
 describe('renderJson', () => {

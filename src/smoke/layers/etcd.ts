@@ -87,6 +87,11 @@ async function serviceEvidence(ctx: SmokeContext, names: string[]): Promise<Evid
   return out;
 }
 
+/** Once the health check saw the quorum lost (after its own retries), later checks report at once instead of waiting again. */
+function noRetryWithoutQuorum(ctx: SmokeContext): { timeoutMs?: number } {
+  return lastHealth.get(ctx)?.hasQuorum === false ? { timeoutMs: 0 } : {};
+}
+
 const quorumCheck: Check = {
   id: 'etcd.quorum',
   layer: 'etcd',
@@ -126,7 +131,7 @@ const leaderCheck: Check = {
   layer: 'etcd',
   title: 'one leader',
   async run(ctx) {
-    return retryCheck(ctx, { what: 'etcd to have one leader' }, async () => {
+    return retryCheck(ctx, { what: 'etcd to have one leader', ...noRetryWithoutQuorum(ctx) }, async () => {
       const list = await etcdctl(ctx, ['member', 'list', '-w', 'json'], { label: 'verify: etcd member list' });
       const members = list.result.exitCode === 0 ? parseMemberList(list.result.stdout).members : [];
       const { host, result } = await etcdctl(ctx, ['endpoint', 'status', '-w', 'json'], { label: 'verify: etcd endpoint status' });
@@ -150,7 +155,7 @@ const roundTripCheck: Check = {
     const evidence: Evidence[] = [];
     let written = false;
     try {
-      return await retryCheck(ctx, { what: 'an etcd write/read/delete round trip' }, async () => {
+      return await retryCheck(ctx, { what: 'an etcd write/read/delete round trip', ...noRetryWithoutQuorum(ctx) }, async () => {
         const put = await etcdctl(ctx, ['put', key, value], { label: 'verify: etcd put', mutating: true });
         evidence.splice(0, evidence.length, evidenceFrom(put.host, put.result, ctx.redact));
         if (put.result.exitCode !== 0 || put.result.stdout.trim() !== 'OK') return failed(`put ${key} failed on ${put.host}`, [...evidence]);
