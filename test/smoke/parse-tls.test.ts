@@ -60,6 +60,14 @@ describe('certificate expiry', () => {
   const { certs, errors } = parsePemFiles(`${output}@@file /etc/etcd/pki/broken.crt\nnot a pem\n`);
   const now = Date.now();
 
+  it('reads every file of the real listing script, also PEM files without a final newline', () => {
+    const noNewline = join(dir, 'nonl');
+    execFileSync('mkdir', ['-p', noNewline]);
+    for (const n of ['a', 'b']) execFileSync('bash', ['-c', `printf '%s' "$(cat ${join(dir, 'ca.crt')})" > ${join(noNewline, `${n}.crt`)}`]);
+    const out = execFileSync('bash', ['-c', `for f in ${noNewline}/*.crt; do [ -f "$f" ] || continue; printf '\\n@@file %s\\n' "$f"; cat "$f"; done`], { encoding: 'utf8' });
+    expect(parsePemFiles(out).certs.map((c) => c.path)).toEqual([join(noNewline, 'a.crt'), join(noNewline, 'b.crt')]);
+  });
+
   it('parses every certificate file and reports unreadable ones', () => {
     expect(certs.map((c) => [c.path, c.subject])).toEqual([
       ['/etc/etcd/pki/ca.crt', 'CN=ca'],

@@ -64,6 +64,8 @@ describe('verify on the lab', () => {
     expect(row(report, 'containerd.pod-to-pod').message).toMatch(/^6 pairs answered/);
     expect(row(report, 'hosts.ssh', 'node2').message).toMatch(/^logged in as kubi, sudo works/);
     expect(row(report, 'endpoint.keepalived').status).toBe('passed');
+    // ca, server, peer and admin certificates of the etcd steps, on every member
+    for (const n of lab.nodes) expect(row(report, 'etcd.cert-expiry', n.name).message).toMatch(/^4 certificates; the first to expire is \S+\.crt in 36[45] days$/);
     // nothing left behind: no smoke container, no key under /kubi-verify/
     for (const n of lab.nodes) expect(lab.ssh(n.name, 'ctr -n kubi-verify containers ls -q </dev/null | wc -l').trim()).toBe('0');
     const keys = lab.ssh(

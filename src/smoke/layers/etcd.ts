@@ -233,7 +233,8 @@ function expiryCheck(host: Host, warnDays: number): Check {
     async run(ctx) {
       const remote = remoteFor(ctx, host.name);
       const dir = ctx.options.etcd.pkiDir;
-      const script = `for f in ${quoteWord(dir)}/*.crt; do [ -f "$f" ] || continue; echo "@@file $f"; cat "$f"; done`;
+      // the newline before each marker matters: PEM files need not end with one
+      const script = `for f in ${quoteWord(dir)}/*.crt; do [ -f "$f" ] || continue; printf '\\n@@file %s\\n' "$f"; cat "$f"; done`;
       const r = await remote.script(script, { sudo: true, allowFailure: true, label: 'verify: read etcd certificates', mutating: false });
       const { certs, errors } = parsePemFiles(r.stdout);
       const v = judgeExpiry(certs, ctx.now(), ctx.options.expiryWarnDays);
