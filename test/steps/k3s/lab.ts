@@ -70,7 +70,12 @@ export async function labUp(opts: { name: string; subnet: string; nodes: number;
   const inventory = path.join(dir, 'lab.yaml');
   const args = ['lab', 'up', '--name', opts.name, '--subnet', opts.subnet, '--nodes', String(opts.nodes), '--inventory', inventory];
   if (opts.k3sBinary) args.push('--k3s-binary', opts.k3sBinary);
-  const r = await kubi(args, { env: { KUBI_K3S_BINARY: '' } });
+  let r = await kubi(args, { env: { KUBI_K3S_BINARY: '' } });
+  if (r.status !== 0 && /lxc-info reports no init pid/.test(r.stderr)) {
+    // a start race of the lab's LXC backend under load (reported to the lab's owner): one clean retry
+    await kubi(['lab', 'down', '--name', opts.name]);
+    r = await kubi(args, { env: { KUBI_K3S_BINARY: '' } });
+  }
   if (r.status !== 0) throw new Error(`lab up failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   const inv = parse(readFileSync(inventory, 'utf8')) as {
     ssh: { privateKey: string };
