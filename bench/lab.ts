@@ -1,6 +1,7 @@
 /**
  * Lab benchmark: image build cold and cached, `lab up` of 3 and 6 containers on a cached image, and
- * one VM boot. Writes bench/lab-results.md (the lead folds it into BENCHMARKS.md).
+ * one VM boot. Writes bench/lab-results.md after every measurement (the lead folds it into
+ * BENCHMARKS.md); rows an earlier run measured and this one did not (e.g. with --skip-cold) are kept.
  *
  *   sudo npx vite-node bench/lab.ts [--skip-cold] [--skip-vm]
  *
@@ -26,9 +27,46 @@ interface Row {
   note: string;
 }
 
+const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lab-results.md');
 const rows: Row[] = [];
 const args = process.argv.slice(2);
 const load = () => os.loadavg()[0]!;
+
+/** Rows of an earlier run (kept unless this run measures them again). */
+async function earlierRows(): Promise<Row[]> {
+  const text = await readFile(out, 'utf8').catch(() => '');
+  const parsed: Row[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\| (.+?) \| ([\d.]+) \| ([\d.]+) \| (.*?) \|$/.exec(line);
+    if (m) parsed.push({ what: m[1]!, seconds: Number(m[2]), load: Number(m[3]), note: m[4]! });
+  }
+  return parsed;
+}
+const previous = await earlierRows();
+/** Hand-written notes after a "## Notes" heading survive re-runs. */
+const notes = await readFile(out, 'utf8').then(
+  (t) => (t.includes('\n## Notes') ? t.slice(t.indexOf('\n## Notes') + 1) : ''),
+  () => '',
+);
+
+async function writeResults(): Promise<void> {
+  const cpu = (await readFile('/proc/cpuinfo', 'utf8')).match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown cpu';
+  const all = [...previous.filter((p) => !rows.some((r) => r.what === p.what)), ...rows];
+  const md = [
+    '# Lab benchmark results',
+    '',
+    `Measured with \`bench/lab.ts\` (\`sudo npx vite-node bench/lab.ts\`), last run ${new Date().toISOString()}, on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, kernel ${os.release()}.`,
+    'The machine is shared with other engineers running their own tests: "load" is the 1-minute load average during the',
+    'measurement (2 cores: anything above 2 means waiting for CPU), so these numbers are upper bounds.',
+    '',
+    '| what | seconds | load | note |',
+    '|---|---:|---:|---|',
+    ...all.map((r) => `| ${r.what} | ${r.seconds.toFixed(1)} | ${r.load.toFixed(1)} | ${r.note} |`),
+    '',
+    ...(notes ? [notes] : []),
+  ].join('\n');
+  await writeFile(out, md);
+}
 
 async function measure<T>(what: string, fn: () => Promise<T>, note: (r: T) => string = () => ''): Promise<T> {
   const l = load();
@@ -37,6 +75,7 @@ async function measure<T>(what: string, fn: () => Promise<T>, note: (r: T) => st
   const row = { what, seconds: (Date.now() - t) / 1000, load: Math.max(l, load()), note: note(r) };
   rows.push(row);
   console.log(`${row.what}: ${row.seconds.toFixed(1)} s (load ${row.load.toFixed(1)}) ${row.note}`);
+  await writeResults();
   return r;
 }
 
@@ -61,13 +100,15 @@ await ensureVmImage(image, runner, say);
 await ensureRepo(cacheDir, image, runner, say);
 
 for (const [nodes, ns, subnet] of [
-  [3, 'kubibench3', '10.90.0.0/24'],
-  [6, 'kubibench6', '10.91.0.0/24'],
+  [3, 'kubibench3', '10.140.0.0/24'],
+  [6, 'kubibench6', '10.141.0.0/24'],
 ] as const) {
-  const inventoryPath = path.join(os.tmpdir(), `${ns}.yaml`);
   try {
-    const r = await measure(`lab up --nodes ${nodes} (containers, cached image)`, () => labUp({ namespace: ns, subnet, nodes, inventoryPath }, say), (u) => `start ${(u.timings.nodesStart! / 1000).toFixed(1)} s, ssh ready ${(u.timings.sshWait! / 1000).toFixed(1)} s`);
-    void r;
+    await measure(
+      `lab up --nodes ${nodes} (containers, cached image)`,
+      () => labUp({ namespace: ns, subnet, nodes, inventoryPath: path.join(os.tmpdir(), `${ns}.yaml`) }, say),
+      (u) => `nodes started in ${(u.timings.nodesStart! / 1000).toFixed(1)} s, all answering ssh ${(u.timings.sshWait! / 1000).toFixed(1)} s later`,
+    );
   } finally {
     await measure(`lab down (${nodes} containers)`, () => labDown({ namespace: ns }, say));
   }
@@ -76,24 +117,13 @@ for (const [nodes, ns, subnet] of [
 if (!args.includes('--skip-vm')) {
   const ns = 'kubibenchvm';
   try {
-    await measure('lab up --backend vm --nodes 1 (one VM boot until ssh)', () => labUp({ namespace: ns, subnet: '10.92.0.0/24', nodes: 1, backend: 'vm', inventoryPath: path.join(os.tmpdir(), `${ns}.yaml`) }, say), (u) => `${u.accel?.accel ?? '?'}; boot until ssh ${(u.timings.sshWait! / 1000).toFixed(1)} s`);
+    await measure(
+      'lab up --backend vm --nodes 1 (one VM boot until ssh)',
+      () => labUp({ namespace: ns, subnet: '10.142.0.0/24', nodes: 1, backend: 'vm', inventoryPath: path.join(os.tmpdir(), `${ns}.yaml`) }, say),
+      (u) => `${u.accel?.accel ?? '?'}; boot until ssh ${(u.timings.sshWait! / 1000).toFixed(1)} s`,
+    );
   } finally {
     await measure('lab down (1 VM)', () => labDown({ namespace: ns }, say));
   }
 }
-
-const cpu = (await readFile('/proc/cpuinfo', 'utf8')).match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown cpu';
-const md = [
-  '# Lab benchmark results',
-  '',
-  `Measured ${new Date().toISOString()} with \`bench/lab.ts\` on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, kernel ${os.release()}.`,
-  'The machine is shared with other engineers: "load" is the 1-minute load average during the measurement (2 cores: anything above 2 means waiting for CPU).',
-  '',
-  '| what | seconds | load | note |',
-  '|---|---:|---:|---|',
-  ...rows.map((r) => `| ${r.what} | ${r.seconds.toFixed(1)} | ${r.load.toFixed(1)} | ${r.note} |`),
-  '',
-].join('\n');
-const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lab-results.md');
-await writeFile(out, md);
 console.log(`wrote ${out}`);
