@@ -11,20 +11,20 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
-import { ensureArtifacts, type LabVersions } from './artifacts.js';
+import { ARTIFACT_DEBS, ensureArtifacts, type LabVersions } from './artifacts.js';
 import type { LabContext, NodeBackend } from './backend.js';
 import { containerBackend, lxcPath } from './container.js';
 import { addressAt, hostVethName, initialOffsets, nextFreeOffset, nodeName, REPO_PORT, resolveConfig, type Backend, type LabConfig, type LabOptions } from './config.js';
 import { LocalRunner, pasteable } from './exec.js';
 import { mkdirPrivate, mountsUnder, removeTree } from './fsutil.js';
 import { canConnect, repoServerRunning, SERVER_MARKER, startRepoServer, stopRepoServer } from './http-server.js';
-import { imageRecipe } from './image-recipe.js';
+import { imageRecipe, TOOL_INSTALLED_PACKAGES } from './image-recipe.js';
 import { ensureImage, ensureVmImage, hostArch, type LabImage, type VmImage } from './image.js';
 import { buildLabInventory, updateInventoryAddress, writeLabInventory } from './inventory.js';
 import { netnsExists, netnsPath, networkDown, networkUp } from './network.js';
 import { ensurePrerequisites, requireRoot } from './prereqs.js';
 import { findProcesses, isAlive, processArgv, stopProcess } from './procs.js';
-import { ensureRepo } from './repo.js';
+import { candidateVersions, ensureRepo } from './repo.js';
 import { ensureKeyPair, labKeyPath, sshArgv, waitForSsh } from './ssh.js';
 import { nodeMac, readState, stateFile, writeState, type LabState, type NodeState } from './state.js';
 import { detectAccel, vmBackend, type AccelChoice } from './vm.js';
@@ -102,6 +102,8 @@ export async function labUp(opts: LabOptions, say: Say = () => undefined): Promi
     vmImage = r.vm;
     vmBuilt = r.built;
   }
+  // one apt-cache call for every package the repository and the artifacts need
+  await timed(timings, 'aptVersions', () => candidateVersions([...TOOL_INSTALLED_PACKAGES, ...ARTIFACT_DEBS], runner));
   const repo = await timed(timings, 'repo', () => ensureRepo(cfg.cacheDir, image, runner, say));
   const artifacts = await timed(timings, 'artifacts', () => ensureArtifacts(cfg.cacheDir, arch, cfg.k3sBinary, runner, say));
   const keyPath = labKeyPath(cfg.stateDir);

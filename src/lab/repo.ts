@@ -34,13 +34,11 @@ export function parseAptCacheShow(text: string): Map<string, string> {
   return out;
 }
 
-const versionMemo = new Map<string, Map<string, string>>();
+const versionMemo = new Map<string, string>();
 
 /** Candidate versions of Debian packages from this host's apt lists (remembered for the process). */
 export async function candidateVersions(pkgs: readonly string[], runner: LocalRunner): Promise<Map<string, string>> {
-  const key = [...pkgs].sort().join(' ');
-  const known = versionMemo.get(key);
-  if (known) return known;
+  if (pkgs.every((p) => versionMemo.has(p))) return new Map(pkgs.map((p) => [p, versionMemo.get(p)!]));
   let r = await runner.run(['apt-cache', 'show', '--no-all-versions', ...pkgs], { allowFailure: true, quietStdout: true });
   if (r.exitCode !== 0) {
     // no package lists yet on this machine
@@ -50,8 +48,8 @@ export async function candidateVersions(pkgs: readonly string[], runner: LocalRu
   const versions = parseAptCacheShow(r.stdout);
   const missing = pkgs.filter((p) => !versions.has(p));
   if (missing.length) throw new KubiError('lab-packages', `apt knows no candidate for: ${missing.join(', ')}`, { hint: 'run apt-get update' });
-  versionMemo.set(key, versions);
-  return versions;
+  for (const [p, v] of versions) versionMemo.set(p, v);
+  return new Map(pkgs.map((p) => [p, versions.get(p)!]));
 }
 
 /** A Release file for a flat repository (pure): lets apt verify Packages by checksum. */
