@@ -86,13 +86,17 @@ export type Verdict =
  * Pure: is the cluster what the inventory says, as seen from this member? Ready = the local unit
  * is active, every inventory member's client URL answers healthy, and the member list holds
  * exactly the inventory's names and peer URLs. `restartsAtStart` is the unit's NRestarts when the
- * wait began: a unit that restarted since and is not active is a crash loop.
+ * wait began: see the crash-loop rule below.
  */
 export function evaluateCluster(probe: ClusterProbe, inv: Inventory, host: Host, restartsAtStart: number): Verdict {
   const u = probe.unit;
   if (u.activeState === 'failed') return { state: 'failed', reason: `etcd.service failed (${u.subState})` };
-  if (u.activeState !== 'active' && u.nRestarts > restartsAtStart) {
-    return { state: 'failed', reason: `etcd keeps exiting (restarted ${u.nRestarts - restartsAtStart} time(s), now ${u.activeState}/${u.subState})` };
+  // a crash loop: since the wait began systemd restarted it and it is waiting to restart again (or
+  // restarted it twice). One restart that is now starting is not one: the wait may have begun while
+  // a restart was already scheduled (a member fixed between two runs).
+  const restarts = u.nRestarts - restartsAtStart;
+  if (u.activeState !== 'active' && ((restarts >= 1 && u.subState === 'auto-restart') || restarts >= 2)) {
+    return { state: 'failed', reason: `etcd keeps exiting (restarted ${restarts} time(s), now ${u.activeState}/${u.subState})` };
   }
   if (u.activeState !== 'active') return { state: 'waiting', waitingFor: `etcd.service on ${host.name} to become active (now ${u.activeState}/${u.subState})` };
   const expected = expectedMembers(inv);

@@ -66,9 +66,20 @@ describe('evaluateCluster', () => {
 
   it('failed: the unit failed, or restarted since the wait began and is not active', () => {
     expect(verdict(parseClusterProbe(probeOutput({ active: 'failed', sub: 'failed' })))).toEqual({ state: 'failed', reason: 'etcd.service failed (failed)' });
-    expect(verdict(parseClusterProbe(probeOutput({ active: 'activating', sub: 'auto-restart', restarts: 2 })))).toEqual({
+    expect(verdict(parseClusterProbe(probeOutput({ active: 'activating', sub: 'auto-restart', restarts: 1 })))).toEqual({
       state: 'failed',
-      reason: 'etcd keeps exiting (restarted 2 time(s), now activating/auto-restart)',
+      reason: 'etcd keeps exiting (restarted 1 time(s), now activating/auto-restart)',
+    });
+    expect(verdict(parseClusterProbe(probeOutput({ active: 'activating', sub: 'start', restarts: 2 })))).toEqual({
+      state: 'failed',
+      reason: 'etcd keeps exiting (restarted 2 time(s), now activating/start)',
+    });
+  });
+
+  it('waiting: one scheduled restart that is now starting (the member was fixed between two runs)', () => {
+    expect(verdict(parseClusterProbe(probeOutput({ active: 'activating', sub: 'start', restarts: 1, health: '', members: '' })))).toEqual({
+      state: 'waiting',
+      waitingFor: 'etcd.service on node1 to become active (now activating/start)',
     });
   });
 });
