@@ -1,5 +1,5 @@
 /**
- * keepalived as the tool configures it (`up --only endpoint` on 3 lab servers): the API VIP is
+ * keepalived as the tool configures it (`up --only host.packages,endpoint` on 3 lab servers): the API VIP is
  * held by exactly one server and answers (ssh to the VIP reaches that server); when that server's API health goes away, the VIP moves
  * to another server. The time the move takes is measured and printed (no assertion on it).
  *
@@ -15,10 +15,13 @@ import { sshArgv } from '../../src/lab/ssh.js';
 import { kubi, labUp, type TestLab } from '../steps/k3s/lab.js';
 
 let lab: TestLab;
+/** the endpoint steps, and host.packages for socat (the stand-in below) */
+const ONLY = ['--only', 'host.packages', '--only', 'endpoint'];
 /** node -> { pid, dir } of its stand-in */
 const standIns = new Map<string, { pid: number; dir: string }>();
 
 const STAND_IN = String.raw`set -e
+command -v socat >/dev/null || { echo "no socat (host.packages installs it)" >&2; exit 1; }
 d=$(mktemp -d /tmp/kubi-apiserver-standin.XXXXXX)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=apiserver-standin -days 1 -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
 cat "$d/key.pem" "$d/cert.pem" > "$d/server.pem"
@@ -32,7 +35,9 @@ chmod 0755 "$d/respond.sh"
 nohup socat "OPENSSL-LISTEN:6443,bind=127.0.0.1,reuseaddr,fork,cert=$d/server.pem,verify=0" "EXEC:$d/respond.sh" >/dev/null 2>&1 </dev/null &
 pid=$!
 # until it listens
-for i in $(seq 1 50); do [ "$(curl -sk --max-time 2 -o /dev/null -w '%{http_code}' https://127.0.0.1:6443/readyz)" = 401 ] && break; sleep 0.2; done
+ok=0
+for i in $(seq 1 50); do if [ "$(curl -sk --max-time 2 -o /dev/null -w '%{http_code}' https://127.0.0.1:6443/readyz)" = 401 ]; then ok=1; break; fi; sleep 0.2; done
+[ "$ok" = 1 ] || { echo "the stand-in does not answer on 127.0.0.1:6443" >&2; kill "$pid"; exit 1; }
 echo "pid=$pid dir=$d"
 `;
 
@@ -74,7 +79,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | null
 
 beforeAll(async () => {
   lab = await labUp({ name: 'kubih9k', subnet: '10.192.0.0/24', nodes: 3 });
-  const r = await kubi(['up', lab.inventory, '--quiet', '--only', 'endpoint']);
+  const r = await kubi(['up', lab.inventory, '--quiet', ...ONLY]);
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
 }, 900_000);
 
@@ -125,7 +130,7 @@ describe('keepalived VIP failover on lab servers', () => {
   });
 
   it('a second run changes nothing', async () => {
-    const r = await kubi(['up', lab.inventory, '--quiet', '--only', 'endpoint']);
+    const r = await kubi(['up', lab.inventory, '--quiet', ...ONLY]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^up to date: /);
   });
