@@ -174,12 +174,12 @@ export async function restoreCluster(session: Session, snapshot: LoadedSnapshot,
       const r = remote(h);
       await r.exec(['install', '-d', '-m', '0700', path.posix.dirname(REMOTE_SNAPSHOT)], { mutating: true, label: 'create the restore directory' });
       await r.putFile(REMOTE_SNAPSHOT, snapshot.data, { mode: 0o600, skipIfSame: false });
-      await r.script(restoreMemberScript({ host: h, members, dataDir: inv.etcd.dataDir, token, stamp, snapshot: REMOTE_SNAPSHOT, sha256: snapshot.sha256 }), {
+      const res = await r.script(restoreMemberScript({ host: h, members, dataDir: inv.etcd.dataDir, token, stamp, snapshot: REMOTE_SNAPSHOT, sha256: snapshot.sha256 }), {
         mutating: true,
         label: `restore the etcd snapshot on ${h.name}`,
         timeoutMs: 600_000,
       });
-      print(`${h.name}: restored (old data moved to ${inv.etcd.dataDir}.before-restore-${stamp})`);
+      print(`${h.name}: restored${/^moved$/m.test(res.stdout) ? ` (the data it had is in ${inv.etcd.dataDir}.before-restore-${stamp})` : ' (it had no data)'}`);
     }),
   );
 
@@ -208,7 +208,7 @@ async function waitRestored(session: Session, members: readonly Host[]): Promise
     const script = `${SECTION_FN}
 s health; ${etcdctlShell(['endpoint', 'health', '-w', 'json'], { endpoints, commandTimeout: '4s' })} 2>/dev/null
 s members; ${etcdctlShell(['member', 'list', '-w', 'json'], { commandTimeout: '4s' })} 2>/dev/null
-s count; ${etcdctlShell(['get', '', '--prefix', '--count-only', '-w', 'json'], { commandTimeout: '10s' })} 2>/dev/null
+s count; ${etcdctlShell(['get', '', '--prefix', '--limit=1', '-w', 'json'], { commandTimeout: '10s' })} 2>/dev/null
 true
 `;
     const res = await session.remotes.get(via.name)!.script(script, { mutating: false, allowFailure: true, label: 'probe the restored cluster' });
@@ -218,6 +218,7 @@ true
     const unhealthy = endpoints.filter((u) => !health.some((h) => h.endpoint === u && h.health));
     const diff = list ? memberDifferences(expectedMembers(inv), list) : ['member list unreadable'];
     if (unhealthy.length === 0 && diff.length === 0) {
+      // a range response's count is the number of keys in the whole range, whatever the limit
       const count = /"count":\s*(\d+)/.exec(sec('count'));
       const rev = /"revision":\s*(\d+)/.exec(sec('count'));
       return { keys: count ? Number(count[1]) : null, revision: rev ? Number(rev[1]) : null };
