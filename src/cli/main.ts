@@ -26,6 +26,7 @@ import * as resetCommand from './commands/reset.js';
 import * as backupCommand from './commands/backup.js';
 import * as restoreCommand from './commands/restore.js';
 import * as forgetHostCommand from './commands/forget-host.js';
+import * as verifyCommand from './commands/verify.js';
 
 /** Registered in this order; stubs come last. */
 const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand, forgetHostCommand, replaceCommand, removeCommand, resetCommand, backupCommand, restoreCommand];
