@@ -48,12 +48,20 @@ export function runCliBounded(args: string[], opts: { boundMs: number; cwd?: str
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', hung };
 }
 
-/** The same, asynchronously (for runs that take a while, or that a test interrupts). */
-export function startCli(
-  args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): { pid: number; done: Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>; kill(sig: NodeJS.Signals): void } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+export interface StartedCli {
+  pid: number;
+  done: Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  /** what it printed so far */
+  output(): { stdout: string; stderr: string };
+  kill(sig: NodeJS.Signals): void;
+}
+
+/**
+ * The same, asynchronously (for runs that take a while, or that a test interrupts). `detached`
+ * gives the child its own process group (pgid = pid), so a test can look for leftovers of it.
+ */
+export function startCli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; detached?: boolean } = {}): StartedCli {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached === true });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -65,6 +73,7 @@ export function startCli(
   return {
     pid: child.pid!,
     done,
+    output: () => ({ stdout, stderr }),
     kill: (sig) => {
       try {
         child.kill(sig);
