@@ -29,7 +29,7 @@ import * as forgetHostCommand from './commands/forget-host.js';
 import * as verifyCommand from './commands/verify.js';
 
 /** Registered in this order; stubs come last. */
-const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand, forgetHostCommand, replaceCommand, removeCommand, resetCommand, backupCommand, restoreCommand];
+const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand, forgetHostCommand, replaceCommand, removeCommand, resetCommand, backupCommand, restoreCommand, verifyCommand];
 
 const HELP_FOOTER = `
 Exit codes:
