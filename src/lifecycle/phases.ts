@@ -32,7 +32,10 @@ export async function runUpPhase(session: Session, title: string, hosts: readonl
     });
   }
   const k3sNotApplicable = missingK3s ? `the k3s binary is missing (${result.failure!.error.message}); everything before k3s ran` : null;
-  const lines = renderSummary({ ...result, ok: true, ...(missingK3s ? { failure: undefined, notRun: [] } : {}) } as RunResult).split('\n');
+  // without a k3s binary: summarise what ran, without the preflight that stopped the run
+  const shown: RunResult = missingK3s ? { ...result, ok: true, steps: result.steps.filter((s) => s.id !== result.failure!.step), notRun: [] } : result;
+  if (missingK3s) delete shown.failure;
+  const lines = renderSummary(shown).split('\n');
   print(`${title}: ${lines[0]}`);
   if (k3sNotApplicable) print(`${title}: k3s: not applicable here: ${k3sNotApplicable}`);
   return { result, k3sNotApplicable };
