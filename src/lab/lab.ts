@@ -316,8 +316,11 @@ export async function labDown(opts: LabDownOptions = {}, say: Say = () => undefi
   for (const d of [lxcPath(stateDir), path.join(stateDir, 'vm'), path.join(stateDir, 'hooks')]) await removeTree(d, runner);
   const left = mountsUnder(stateDir);
   if (left.length) throw new KubiError('lab-down', `mounts are left under ${stateDir}: ${left.join(', ')}`);
-  await rm(stateFile(stateDir), { force: true });
-  await rm(path.join(stateDir, 'repo-server.pid'), { force: true });
+  // everything but the logs (kept for a look after a failure); a new `lab up` makes a new key pair
+  for (const f of readdirSync(stateDir)) {
+    if (f === 'logs') continue;
+    await rm(path.join(stateDir, f), { recursive: true, force: true });
+  }
 
   if (!opts.keepInventory) {
     const inv = base.inventoryPath;
