@@ -103,7 +103,7 @@ export async function labUp(opts: LabOptions, say: Say = () => undefined): Promi
     vmBuilt = r.built;
   }
   // one apt-cache call for every package the repository and the artifacts need
-  await timed(timings, 'aptVersions', () => candidateVersions([...TOOL_INSTALLED_PACKAGES, ...ARTIFACT_DEBS], runner));
+  await timed(timings, 'aptVersions', () => candidateVersions([...TOOL_INSTALLED_PACKAGES, ...ARTIFACT_DEBS], runner, cfg.cacheDir));
   const repo = await timed(timings, 'repo', () => ensureRepo(cfg.cacheDir, image, runner, say));
   const artifacts = await timed(timings, 'artifacts', () => ensureArtifacts(cfg.cacheDir, arch, cfg.k3sBinary, runner, say));
   const keyPath = labKeyPath(cfg.stateDir);

@@ -6,13 +6,13 @@
  * Packages + Packages.gz + a Release file with checksums). Cached per image and package versions.
  * Nodes use it as their only apt source: `deb [trusted=yes] http://<bridge>:8080/ ./`.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { KubiError } from '../errors.js';
 import type { LocalRunner } from './exec.js';
-import { sha256 } from './fsutil.js';
+import { sha256, writeFileAtomic } from './fsutil.js';
 import { TOOL_INSTALLED_PACKAGES } from './image-recipe.js';
 import type { LabImage } from './image.js';
 
@@ -36,8 +36,35 @@ export function parseAptCacheShow(text: string): Map<string, string> {
 
 const versionMemo = new Map<string, string>();
 
-/** Candidate versions of Debian packages from this host's apt lists (remembered for the process). */
-export async function candidateVersions(pkgs: readonly string[], runner: LocalRunner): Promise<Map<string, string>> {
+/** What apt's answer depends on: the package lists and the apt configuration (by mtime). */
+function aptStateKey(): string {
+  return ['/var/lib/apt/lists', '/etc/apt/sources.list', '/etc/apt/sources.list.d', '/etc/apt/preferences.d']
+    .map((p) => {
+      try {
+        return `${p}@${statSync(p).mtimeMs}`;
+      } catch {
+        return `${p}@-`;
+      }
+    })
+    .join(' ');
+}
+
+/**
+ * Candidate versions of Debian packages from this host's apt lists: remembered for the process,
+ * and in `<cacheDir>/apt-candidates.json` until the apt lists or sources change (apt-cache takes
+ * seconds on a busy machine, and every `lab up` needs these versions).
+ */
+export async function candidateVersions(pkgs: readonly string[], runner: LocalRunner, cacheDir?: string): Promise<Map<string, string>> {
+  const key = aptStateKey();
+  const cacheFile = cacheDir ? path.join(cacheDir, 'apt-candidates.json') : null;
+  if (cacheFile && existsSync(cacheFile) && !pkgs.every((p) => versionMemo.has(p))) {
+    try {
+      const saved = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string; versions: Record<string, string> };
+      if (saved.key === key) for (const [p, v] of Object.entries(saved.versions)) versionMemo.set(p, v);
+    } catch {
+      /* rebuilt below */
+    }
+  }
   if (pkgs.every((p) => versionMemo.has(p))) return new Map(pkgs.map((p) => [p, versionMemo.get(p)!]));
   let r = await runner.run(['apt-cache', 'show', '--no-all-versions', ...pkgs], { allowFailure: true, quietStdout: true });
   if (r.exitCode !== 0) {
@@ -49,6 +76,10 @@ export async function candidateVersions(pkgs: readonly string[], runner: LocalRu
   const missing = pkgs.filter((p) => !versions.has(p));
   if (missing.length) throw new KubiError('lab-packages', `apt knows no candidate for: ${missing.join(', ')}`, { hint: 'run apt-get update' });
   for (const [p, v] of versions) versionMemo.set(p, v);
+  if (cacheFile) {
+    await mkdir(path.dirname(cacheFile), { recursive: true });
+    await writeFileAtomic(cacheFile, `${JSON.stringify({ key, versions: Object.fromEntries(versionMemo) }, null, 2)}\n`);
+  }
   return new Map(pkgs.map((p) => [p, versions.get(p)!]));
 }
 
