@@ -52,6 +52,13 @@ if (withAnsible && (await run(['ansible-playbook', '--version'])).code !== 0) {
   process.exit(2);
 }
 
+/** The commit measured, and how many files under src/ differed from it (the snapshot is built from the working tree). */
+async function gitState() {
+  const head = await run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD']);
+  const dirty = await run(['git', '-C', ROOT, 'status', '--porcelain', '--', 'src', 'templates', 'playbooks']);
+  return { commit: head.stdout.trim(), changedFiles: dirty.stdout.split('\n').filter(Boolean).length };
+}
+
 const work = mkdtempSync(path.join(os.tmpdir(), 'kubi-bench-'));
 const controlDirs = [];
 const results = {
@@ -59,6 +66,7 @@ const results = {
   startedAt: new Date().toISOString(),
   options: { runs: R, freshRuns: F, ansible: withAnsible, namespace: NAMESPACE, subnet: SUBNET },
   machine: await machine(),
+  git: await gitState(),
   load: { start: os.loadavg() },
   labUp: [],
   fresh: { tool3: [], tool6: [], tool9: [], ansible3: [] },

@@ -48,7 +48,10 @@ export function renderReport(r, labResultsMd) {
   const T = r.fresh;
   const C = r.converged;
   out.push(BEGIN, '');
-  out.push(`Measured ${r.measureStartedAt ?? r.startedAt} – ${r.finishedAt ?? '?'} with \`${r.command}\` (as root, in \`/work/main\`).`);
+  out.push(
+    `Measured ${r.measureStartedAt ?? r.startedAt} – ${r.finishedAt ?? '?'} with \`${r.command}\` (as root, in \`/work/main\`), on commit ${r.git?.commit ?? '?'}` +
+      (r.git?.changedFiles ? ` plus ${r.git.changedFiles} uncommitted file(s) under src/, templates/, playbooks/ (the snapshot is built from the working tree).` : '.'),
+  );
   out.push(
     `Machine: ${m.cpu}, ${m.cores} cores${m.shaNi ? ' (SHA-NI)' : ''}, ${m.memoryGiB} GiB RAM, kernel ${m.kernel}, ${m.os}; Node ${m.node}; ${m.ansible}.`,
   );
