@@ -7,8 +7,10 @@
  *   SAME  nothing to do (the content is never sent);
  *   META  content equal, mode/owner fixed in place (the content is never sent);
  *   SEND  the transport then streams exactly <size> bytes; they go to a temp file in the same
- *         directory (mktemp, 0600), are checked against the sha256, chown/chmod, fsync, then
- *         renamed over the target (atomic) and the directory is fsynced; prints DONE.
+ *         directory (mktemp `.kubi-put.<name>.XXXXXX`, 0600), are checked against the sha256,
+ *         chown/chmod, fsync, then renamed over the target (atomic) and the directory is fsynced;
+ *         prints DONE. A transfer cut off (connection gone, TERM) removes its temp file; one left
+ *         by a SIGKILL or a reboot is removed by the next put of the same target.
  */
 
 export const PUT_MARK = {
@@ -45,8 +47,18 @@ if [ "$skip" = 1 ] && [ -f "$p" ]; then
     echo ${PUT_MARK.meta}; exit 0
   fi
 fi
-tmp=$(mktemp -- "$d/.kubi-put.XXXXXX") || exit 4
+# temp files are named after the target: an earlier put of it that was cut off (the tool killed,
+# the host rebooted) left its temp file behind, and this put removes it
+tb="$d/.kubi-put.$(printf '%.100s' "\${p##*/}")"
+rm -f -- "$tb".??????
+tmp=$(mktemp -- "$tb.XXXXXX") || exit 4
 trap 'rm -f -- "$tmp"' EXIT
+# the connection may go away mid-transfer: sshd then closes our pipes (a write would raise
+# SIGPIPE, which kills sh without its EXIT trap) or a timeout sends TERM; exit through the trap
+trap '' PIPE
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 echo ${PUT_MARK.send}
 head -c "$size" >"$tmp" || exit 5
 n=$(wc -c <"$tmp" | tr -d ' ') || exit 5

@@ -18,6 +18,11 @@ import { runCliAsync } from './helpers.js';
 
 const execFileP = promisify(execFile);
 
+// The lab runs its local commands through zx (bash -c, stdin a socket). With SHLVL=0 in the
+// environment (some launchers start the test runner that way), bash then reads root's ~/.bashrc
+// for every command, which on this machine waits 60 s on a stale pyenv lock. Never below 1 here.
+if (!(Number(process.env.SHLVL) >= 1)) process.env.SHLVL = '1';
+
 export interface RelLab {
   handle: LabHandle;
   namespace: string;
