@@ -23,6 +23,7 @@ export function countUploads(remote: RemoteHost, counter: UploadCounter): Remote
     script: (script, opts) => remote.script(script, opts),
     getFile: (p, opts) => remote.getFile(p, opts),
     stats: () => remote.stats(),
+    reconnect: (opts) => remote.reconnect(opts),
     async putFile(p: string, content: string | Buffer, opts?: PutFileOptions): Promise<PutFileResult> {
       const r = await remote.putFile(p, content, opts);
       // the transport's bytesSent also holds the command line; count only the content it streamed

@@ -4,6 +4,8 @@
  * default), every command built from an argv by shellQuote, sudo for non-root users, per-command
  * timeouts, atomic file upload with checksum skip, and a hard stop when the connection dies:
  * every in-flight and later command fails at once with `connection-lost` naming the host.
+ * `reconnect()` replaces the dead (or live) connection by a new one to the same target with the
+ * same auth and host-key policy (used after a reboot, see reboot.ts).
  *
  * Logging: every channel is written to the CommandLogSink (redacted); file contents and getFile
  * output never are.
@@ -18,7 +20,7 @@ import { KubiError } from '../errors.js';
 import { redactor as globalRedactor, type Redactor } from '../redact.js';
 import { KeyLoader, type PassphrasePrompt } from './auth.js';
 import { JumpConnections, openConnection, type ConnectionOptions } from './connection.js';
-import { commandTimeoutError, connectionLostError, RemoteCommandError } from './errors.js';
+import { commandTimeoutError, connectionLostError, formatMs, RemoteCommandError } from './errors.js';
 import { KnownHostsFile } from './known-hosts.js';
 import { shellQuote } from './quote.js';
 import {
@@ -35,7 +37,7 @@ import {
   sudoPasswordArgv,
   withRemoteTimeout,
 } from './remote-scripts.js';
-import { resolveTarget, type ResolvedTarget } from './resolve.js';
+import { describeTarget, resolveTarget, type ResolvedTarget } from './resolve.js';
 import { parseSshConfig, type ParsedSshConfig } from './ssh-config.js';
 import { Semaphore } from './semaphore.js';
 import type { SshTarget } from './targets.js';
@@ -45,11 +47,14 @@ import type {
   ExecResult,
   PutFileOptions,
   PutFileResult,
+  ReconnectOptions,
   RemoteHost,
   TransportStats,
 } from './types.js';
 
 export const DEFAULT_MAX_CHANNELS = 8;
+/** How long reconnect() keeps trying by default (a rebooting host). */
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 300_000;
 /** attempts to open a channel the server refused for lack of free sessions (about 5 s in all) */
 const OPEN_ATTEMPTS = 15;
 
@@ -146,7 +151,9 @@ export class SshHost implements RemoteHost {
   readonly user: string;
   readonly target: ResolvedTarget;
 
-  private readonly channels: Semaphore;
+  private channels: Semaphore;
+  private client: Ssh2Client;
+  private reconnecting: Promise<void> | null = null;
   private readonly inflight = new Set<(err: KubiError) => void>();
   private lost: KubiError | null = null;
   private closedByUs = false;
@@ -157,11 +164,15 @@ export class SshHost implements RemoteHost {
   private readonly log: CommandLogSink | undefined;
 
   private constructor(
-    private readonly client: Ssh2Client,
+    client: Ssh2Client,
     target: ResolvedTarget,
     private readonly opts: TransportOptions,
+    /** what openConnection needs again on reconnect: known_hosts, keys, host-key policy, retries */
+    private readonly connOpts: ConnectionOptions,
     private readonly ownedJumps: JumpConnections | null,
+    private readonly jumps: JumpConnections | null,
   ) {
+    this.client = client;
     this.target = target;
     this.name = target.name;
     this.address = target.address;
@@ -170,9 +181,17 @@ export class SshHost implements RemoteHost {
     this.channels = new Semaphore(opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
     this.redactor = opts.redactor ?? globalRedactor;
     this.log = opts.log;
-    client.on('error', (e: Error) => this.markLost(e.message.toLowerCase()));
-    client.on('end', () => this.markLost('the server closed the connection'));
-    client.on('close', () => this.markLost('the connection closed'));
+    this.watch(client);
+  }
+
+  /** Connection loss of `client` fails the commands, but only while it is the current one. */
+  private watch(client: Ssh2Client): void {
+    const lostIfCurrent = (detail: string) => {
+      if (client === this.client) this.markLost(detail);
+    };
+    client.on('error', (e: Error) => lostIfCurrent(e.message.toLowerCase()));
+    client.on('end', () => lostIfCurrent('the server closed the connection'));
+    client.on('close', () => lostIfCurrent('the connection closed'));
   }
 
   /** Resolve, connect and authenticate (see connection.ts for retries and host keys). */
@@ -197,7 +216,7 @@ export class SshHost implements RemoteHost {
     try {
       const client = await openConnection(resolved, connOpts, jumps?.sockFactoryFor(resolved));
       opts.log?.event(resolved.name, `connected to ${resolved.user}@${resolved.connectHost}:${resolved.port}${resolved.jump ? ` via ${resolved.jump.name}` : ''}`);
-      return new SshHost(client, resolved, { ...opts, env, redactor }, ownedJumps);
+      return new SshHost(client, resolved, { ...opts, env, redactor }, connOpts, ownedJumps, jumps ?? null);
     } catch (e) {
       ownedJumps?.closeAll();
       throw e;
@@ -211,6 +230,73 @@ export class SshHost implements RemoteHost {
 
   stats(): TransportStats {
     return { ...this.counters, connections: this.counters.connections + (this.ownedJumps?.connections ?? 0) };
+  }
+
+  /**
+   * Close the current connection (in-flight commands fail with connection-lost) and open a new
+   * one to the same target, retrying refused/unreachable/timed-out attempts with backoff until
+   * `timeoutMs`. Host-key mismatches and other fatal errors are thrown at once, unchanged.
+   * Concurrent calls share one attempt. Not allowed after close().
+   */
+  reconnect(opts: ReconnectOptions = {}): Promise<void> {
+    if (this.closedByUs) {
+      return Promise.reject(new KubiError('connection-closed', `the connection to ${this.name} was closed`, { host: this.name, hint: 'this is a bug: reconnect() after the run closed its connections' }));
+    }
+    if (!this.reconnecting) {
+      this.reconnecting = this.doReconnect(opts).finally(() => {
+        this.reconnecting = null;
+      });
+    }
+    return this.reconnecting;
+  }
+
+  private async doReconnect(opts: ReconnectOptions): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+    const why = opts.reason ?? 'reconnect';
+    const old = this.client;
+    if (!this.lost) this.markLost(`closed to reconnect (${why})`);
+    old.removeAllListeners('ready');
+    old.on('error', () => {});
+    old.end();
+    this.opts.log?.event(this.name, `reconnecting (${why}), for up to ${formatMs(timeoutMs)}`);
+    let client: Ssh2Client;
+    try {
+      client = await openConnection(
+        this.target,
+        {
+          ...this.connOpts,
+          // network failures are retried until the deadline; auth failures keep their own small limit
+          connectRetries: Number.MAX_SAFE_INTEGER,
+          retryBudgetMs: timeoutMs,
+        },
+        this.jumps?.sockFactoryFor(this.target),
+      );
+    } catch (e) {
+      if (e instanceof KubiError && e.code === 'ssh-connect-failed' && /^cannot connect to /.test(e.message)) {
+        const last = e.message.replace(/^cannot connect to [^:]+: /, '');
+        throw new KubiError(
+          'reconnect-timeout',
+          `timed out after ${formatMs(timeoutMs)} waiting for ${describeTarget(this.target)} to accept ssh again (${why}); last error: ${last}`,
+          {
+            host: this.name,
+            hint: `check that ${this.name} is up (its console) and sshd runs; when it answers again, run again`,
+            cause: e,
+          },
+        );
+      }
+      throw e;
+    }
+    if (this.closedByUs) {
+      // close() was called while we were reconnecting
+      client.end();
+      throw this.lost ?? new KubiError('connection-closed', `the connection to ${this.name} was closed`, { host: this.name });
+    }
+    this.client = client;
+    this.channels = new Semaphore(this.opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
+    this.lost = null;
+    this.counters.connections++;
+    this.watch(client);
+    this.opts.log?.event(this.name, `reconnected to ${describeTarget(this.target)}`);
   }
 
   /** Close the connection (in-flight commands fail with connection-lost). */

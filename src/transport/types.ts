@@ -70,8 +70,24 @@ export interface RemoteHost {
   /** Read a file; null when it does not exist. */
   getFile(path: string, opts?: { sudo?: boolean }): Promise<Buffer | null>;
 
+  /**
+   * Drop the current connection (if any) and open a new one to the SAME target with the same
+   * auth and host-key policy, retrying with backoff until `timeoutMs` (default 300 s). A changed
+   * host key is still a hard error (never retried). In-flight commands of the old connection fail
+   * with connection-lost. Fails with `reconnect-timeout` naming what it waited for, the host and
+   * the last connection error.
+   */
+  reconnect(opts?: ReconnectOptions): Promise<void>;
+
   /** Counters for benchmarks and tests. */
   stats(): TransportStats;
+}
+
+export interface ReconnectOptions {
+  /** give up after this long (default 300 s) */
+  timeoutMs?: number;
+  /** why ("reboot"): shown in the log and in the timeout error */
+  reason?: string;
 }
 
 export interface TransportStats {

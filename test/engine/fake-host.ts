@@ -220,8 +220,14 @@ export class FakeHost implements RemoteHost {
     return this.files.get(p)?.content ?? null;
   }
 
+  /** the fake has no connection to lose: reconnect only counts (subclasses simulate reboots) */
+  reconnects = 0;
+  async reconnect(): Promise<void> {
+    this.reconnects++;
+  }
+
   stats(): TransportStats {
-    return { connections: 1, roundTrips: this.trips, bytesSent: this.sent, bytesReceived: 0 };
+    return { connections: 1 + this.reconnects, roundTrips: this.trips, bytesSent: this.sent, bytesReceived: 0 };
   }
 }
 

@@ -59,6 +59,10 @@ export class LocalShellHost implements RemoteHost {
     throw new Error('LocalShellHost.getFile is not available in this test helper');
   }
 
+  async reconnect(): Promise<void> {
+    /* local shell: nothing to reconnect */
+  }
+
   stats(): TransportStats {
     return { connections: 0, roundTrips: this.trips, bytesSent: 0, bytesReceived: 0 };
   }

@@ -67,6 +67,11 @@ export class ScriptedHost implements RemoteHost {
     return this.files.get(path) ?? null;
   }
 
+  reconnects = 0;
+  async reconnect(): Promise<void> {
+    this.reconnects++;
+  }
+
   stats(): TransportStats {
     return { connections: 1, roundTrips: this.calls.length, bytesSent: 0, bytesReceived: 0 };
   }
