@@ -7,8 +7,9 @@
  *  2. the same with a new address: the other members' configuration names the new one;
  *  3. `replace` of the FIRST inventory host works like any other;
  *  4. `replace` while two of three members are down: refused with the numbers, nothing changed;
- *  5. a rolling configuration change restarts every member one at a time while a writer on a
- *     node keeps writing through all members: not one write fails (quorum was never lost);
+ *  5. a version change (a second etcd build) rolls the binary one member at a time while a
+ *     writer on a node keeps writing through all members: not one write fails (quorum was never
+ *     lost);
  *  6. `backup`, every member's data destroyed, `restore`: the keys written before are back;
  *  7. `remove` refuses an even count, removes with --force (member gone, host reset), and the
  *     next `up` adds the host that is still in the inventory back (learner -> voter);
@@ -17,7 +18,7 @@
  * Own lab name and subnet (kubilc11, 10.210.11.0/24); `lab down` always runs in afterAll.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,8 @@ const SUBNET = '10.210.11.0/24';
 const NODES = ['node1', 'node2', 'node3'] as const;
 
 let work: string;
+/** a private copy of the built CLI: other engineers' test runs rebuild dist/ while this file runs for minutes */
+let cliRoot = ROOT;
 /** the inventory in use (the rolling-change test switches to a copy with other etcd timings) */
 let inventory: string;
 let labInventory: string;
@@ -42,8 +45,8 @@ interface Run {
 }
 
 function kubi(args: string[], timeoutMs = 600_000): Run {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'kubi-provision.js'), ...args], {
-    cwd: ROOT,
+  const r = spawnSync(process.execPath, [path.join(cliRoot, 'bin', 'kubi-provision.js'), ...args], {
+    cwd: cliRoot,
     encoding: 'utf8',
     timeout: timeoutMs,
     env: { ...process.env, NO_COLOR: '1' },
@@ -116,8 +119,17 @@ function rebuild(node: string, newAddress = false): void {
   expect(r.code, both(r)).toBe(0);
 }
 
+/** Copy what the CLI needs at run time (bin, dist, templates, playbooks, package.json; node_modules linked). */
+function snapshotBuild(into: string): string {
+  const dir = path.join(into, 'cli');
+  for (const entry of ['bin', 'dist', 'templates', 'playbooks', 'package.json']) cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
+}
+
 beforeAll(() => {
   work = mkdtempSync(path.join(os.tmpdir(), 'kubi-e2e-lifecycle-'));
+  cliRoot = snapshotBuild(work);
   labInventory = path.join(work, 'lab.yaml');
   inventory = labInventory;
   const up = kubi(['lab', 'up', '--nodes', '3', '--name', LAB, '--subnet', SUBNET, '--inventory', labInventory], 900_000);
@@ -216,7 +228,7 @@ describe('node lifecycle on lab nodes', () => {
     expectOldKeys('node3');
   });
 
-  it('a rolling configuration change restarts one member at a time; a writer through all members never fails', () => {
+  it('a version change (a second etcd build) rolls the binary one member at a time; a writer through all members never fails', () => {
     const endpoints = NODES.map((n) => `https://${addressOf(n)}:2379`).join(',');
     const poller = `#!/bin/bash
 # one write through all members every 0.2 s; a line per attempt: <epoch ms> ok|fail <error>
@@ -228,6 +240,28 @@ while [ ! -e /tmp/kubi-poller.stop ]; do
   sleep 0.2
 done
 `;
+    // the lab has one etcd build (Debian's 3.4.23); the second one is the same etcd with bytes
+    // appended to the binary (it still runs, its checksum differs), published as v3.4.99 in an
+    // offline directory of this test that links everything else to the lab's
+    const labDoc = parse(readFileSync(labInventory, 'utf8')) as { artifacts: { dir: string } };
+    const labArtifacts = labDoc.artifacts.dir;
+    const artifacts = path.join(work, 'artifacts');
+    mkdirSync(path.join(artifacts, 'etcd', 'v3.4.99'), { recursive: true });
+    for (const e of readdirSync(labArtifacts)) if (e !== 'etcd') symlinkSync(path.join(labArtifacts, e), path.join(artifacts, e));
+    symlinkSync(path.join(labArtifacts, 'etcd', 'v3.4.23'), path.join(artifacts, 'etcd', 'v3.4.23'));
+    const build = path.join(work, 'etcd-build');
+    mkdirSync(build);
+    const sh = (cmd: string) => {
+      const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+      return r.stdout;
+    };
+    sh(`set -e; cd ${build}; tar -xzf ${labArtifacts}/etcd/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz; mv etcd-v3.4.23-linux-amd64 etcd-v3.4.99-linux-amd64
+printf 'kubi-e2e second build' >> etcd-v3.4.99-linux-amd64/etcd
+tar -czf ${artifacts}/etcd/v3.4.99/etcd-v3.4.99-linux-amd64.tar.gz etcd-v3.4.99-linux-amd64
+cd ${artifacts}/etcd/v3.4.99 && sha256sum etcd-v3.4.99-linux-amd64.tar.gz > SHA256SUMS`);
+    const newSha = sh(`sha256sum ${build}/etcd-v3.4.99-linux-amd64/etcd`).split(' ')[0]!;
+
     const pidsBefore = NODES.map((n) => ssh(n, 'systemctl show -p MainPID --value etcd').trim());
     spawnSync('ssh', ['-i', keyPath, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', `root@${addressOf('node1')}`, 'cat > /root/kubi-poller.sh && chmod 0755 /root/kubi-poller.sh'], {
       input: poller,
@@ -235,9 +269,10 @@ done
     });
     ssh('node1', 'rm -f /tmp/kubi-poller.stop; nohup /root/kubi-poller.sh > /root/kubi-poller.log 2>&1 < /dev/null & sleep 1');
 
-    const doc = parse(readFileSync(labInventory, 'utf8')) as Record<string, unknown>;
-    doc.etcd = { heartbeatIntervalMs: 150, electionTimeoutMs: 1500 };
-    inventory = path.join(work, 'lab-slower-etcd.yaml');
+    const doc = parse(readFileSync(labInventory, 'utf8')) as { versions: Record<string, string>; artifacts: { dir: string } };
+    doc.versions.etcd = 'v3.4.99';
+    doc.artifacts.dir = artifacts;
+    inventory = path.join(work, 'lab-etcd-v3.4.99.yaml');
     writeFileSync(inventory, stringify(doc));
     const up = kubi(['up', inventory, '--until', 'etcd', '--quiet']);
     ssh('node1', 'touch /tmp/kubi-poller.stop; sleep 1');
@@ -247,10 +282,10 @@ done
     const fails = log.filter((l) => !l.endsWith(' ok'));
     expect(fails).toEqual([]);
     expect(log.length).toBeGreaterThan(10);
-    // every member restarted, with the new settings
+    // every member restarted, and runs the new binary
     const pidsAfter = NODES.map((n) => ssh(n, 'systemctl show -p MainPID --value etcd').trim());
     pidsAfter.forEach((p, i) => expect(p).not.toBe(pidsBefore[i]));
-    for (const n of NODES) expect(ssh(n, 'tr "\\0" "\\n" < /proc/$(systemctl show -p MainPID --value etcd)/environ | grep ^ETCD_HEARTBEAT').trim()).toBe('ETCD_HEARTBEAT_INTERVAL=150');
+    for (const n of NODES) expect(ssh(n, 'sha256sum /proc/$(systemctl show -p MainPID --value etcd)/exe').split(' ')[0]).toBe(newSha);
     // one at a time: each member was up again before the next one stopped
     const windows = NODES.map((n) => {
       const kv = Object.fromEntries(
