@@ -2,7 +2,8 @@
 export type * from './types.js';
 export { shellQuote, quoteWord } from './quote.js';
 export { RemoteCommandError, STDERR_TAIL_LINES } from './errors.js';
-export { SshHost, DEFAULT_MAX_CHANNELS, type TransportOptions, type SudoPasswordPrompt } from './ssh.js';
+export { SshHost, DEFAULT_MAX_CHANNELS, DEFAULT_RECONNECT_TIMEOUT_MS, type TransportOptions, type SudoPasswordPrompt } from './ssh.js';
+export { rebootAndWait, readBootId, BOOT_ID_PATH, DEFAULT_REBOOT_TIMEOUT_MS, type RebootOptions } from './reboot.js';
 export { connectHosts, ConnectHostsError, type HostPool } from './pool.js';
 export { KeyLoader, type PassphrasePrompt } from './auth.js';
 export { JumpConnections, type ConnectionOptions } from './connection.js';

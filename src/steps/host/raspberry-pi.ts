@@ -1,16 +1,17 @@
 /**
  * `host.raspberry-pi` (does something only where facts.raspberryPi): the memory cgroup must be
  * on for k3s. `cgroup_memory=1 cgroup_enable=memory` go into the right cmdline.txt (the pure rule
- * is planCmdline in src/facts/raspberry-pi.ts); the host reboots only when the running kernel
- * does not have them yet; the step waits for the host to come back (a new boot id over a new SSH
- * connection), and the re-check then insists the memory controller is really on.
+ * is planCmdline in src/facts/raspberry-pi.ts); the host reboots only when cmdline.txt changed
+ * (now, or in an earlier run that never rebooted: the running kernel lacks the arguments); the
+ * step waits with the transport's rebootAndWait (a new boot id over a new SSH connection), then
+ * insists the kernel booted with the arguments and the memory controller is really on.
  */
-import { KubiError, isKubiError } from '../../errors.js';
+import { KubiError } from '../../errors.js';
 import { applyChanges } from '../../engine/apply.js';
 import type { Change, Step, StepContext } from '../../engine/types.js';
 import { MEMORY_CGROUP_ARGS, planCmdline } from '../../facts/raspberry-pi.js';
 import { quoteWord } from '../../transport/quote.js';
-import type { RemoteHost } from '../../transport/types.js';
+import { rebootAndWait } from '../../transport/reboot.js';
 import { SECTION_FN, lines, sections } from './script.js';
 
 export interface PiObserved {
@@ -88,62 +89,28 @@ export function planRaspberryPi(o: PiObserved, host: string): Change[] {
   return [];
 }
 
-/** A RemoteHost that can open a fresh connection after the host rebooted. */
-export interface Reconnectable {
-  reconnect(opts?: { timeoutMs?: number }): Promise<void>;
-}
-
-function canReconnect(remote: RemoteHost): remote is RemoteHost & Reconnectable {
-  return typeof (remote as Partial<Reconnectable>).reconnect === 'function';
-}
-
-function cannotReconnect(host: string): KubiError {
-  return new KubiError('reboot-unsupported', 'this connection cannot reconnect after a reboot', {
-    host,
-    hint: `reboot ${host} yourself (systemctl reboot), then run up again`,
-  });
-}
-
-async function bootId(remote: RemoteHost): Promise<string> {
-  const res = await remote.exec(['cat', '/proc/sys/kernel/random/boot_id'], { mutating: false, label: 'read boot id' });
-  return res.stdout.trim();
-}
-
-/** Reboot and wait until the host answers with a new boot id (so it really went down and came back). */
-export async function rebootAndWait(ctx: StepContext, timeoutMs = REBOOT_TIMEOUT_MS): Promise<void> {
-  const remote = ctx.remote;
-  if (!canReconnect(remote)) throw cannotReconnect(ctx.host.name);
-  const before = await bootId(remote);
-  ctx.report('rebooting');
-  try {
-    await remote.exec(['systemctl', 'reboot'], { mutating: true, label: 'reboot', allowFailure: true, timeoutMs: 30_000 });
-  } catch (e) {
-    // the connection may drop before systemctl returns: that is the reboot happening
-    if (!isKubiError(e) || !['connection-lost', 'command-timeout'].includes(e.code)) throw e;
+/**
+ * After the reboot: the kernel must have booted with the arguments and the memory controller
+ * must be on. Anything else fails here, clearly, instead of planning another reboot.
+ */
+export function verifyAfterReboot(o: PiObserved, host: string): void {
+  if (!runningHasArgs(o.running)) {
+    throw new KubiError('pi-cmdline-not-used', `rebooted, but the kernel did not boot with ${MEMORY_CGROUP_ARGS.join(' ')} (${o.cmdlinePath} has them)`, {
+      host,
+      hint: 'the boot loader reads another cmdline.txt (check cmdline= in config.txt) or the boot partition is not the one mounted; fix it and run again',
+    });
   }
-  const start = ctx.cluster.now().getTime();
-  let last = 'no answer yet';
-  for (;;) {
-    const left = timeoutMs - (ctx.cluster.now().getTime() - start);
-    if (left <= 0) break;
-    if (ctx.cluster.signal.aborted) throw new KubiError('cancelled', 'stopped while waiting for the reboot', { host: ctx.host.name });
-    try {
-      await remote.reconnect({ timeoutMs: left });
-      const now = await bootId(remote);
-      if (now && now !== before) {
-        ctx.report('back after reboot');
-        return;
-      }
-      last = 'still the same boot (the reboot has not started yet)';
-    } catch (e) {
-      last = isKubiError(e) ? e.message : String(e);
-    }
-    await ctx.cluster.sleep(2000);
+  if (!o.memoryController) {
+    throw new KubiError('memory-cgroup-off', `rebooted with ${MEMORY_CGROUP_ARGS.join(' ')}, but the memory cgroup is still off`, {
+      host,
+      hint: 'check for cgroup_disable=memory in the boot configuration (config.txt, cmdline.txt) and that the kernel supports memory cgroups',
+    });
   }
-  throw new KubiError('reboot-timeout', `timed out after ${Math.round(timeoutMs / 1000)} s waiting for the host to come back after a reboot; last: ${last}`, {
-    host: ctx.host.name,
-    hint: 'check the host\'s console; when it is back, run up again',
-  });
+}
+
+async function observe(ctx: StepContext, cmdlinePath: string): Promise<PiObserved> {
+  const res = await ctx.remote.script(piScript(cmdlinePath), { mutating: false, label: 'observe kernel command line' });
+  return parsePi(res.stdout, cmdlinePath);
 }
 
 export const hostRaspberryPi: Step<PiObserved> = {
@@ -154,16 +121,24 @@ export const hostRaspberryPi: Step<PiObserved> = {
     const none = { cmdlinePath: null, cmdline: null, cmdlineMode: 0o644, running: '', bootId: '' };
     if (!pi) return { ...none, isPi: false, memoryController: ctx.facts.cgroup.memoryController };
     if (!pi.cmdlinePath) return { ...none, isPi: true, memoryController: false };
-    const res = await ctx.remote.script(piScript(pi.cmdlinePath), { mutating: false, label: 'observe kernel command line' });
-    return parsePi(res.stdout, pi.cmdlinePath);
+    return observe(ctx, pi.cmdlinePath);
   },
   plan(observed, ctx) {
     return planRaspberryPi(observed, ctx.host.name);
   },
   async apply(changes, ctx) {
     const reboot = changes.some((c) => c.kind === 'action' && c.title === REBOOT_TITLE);
-    if (reboot && !canReconnect(ctx.remote)) throw cannotReconnect(ctx.host.name);
     await applyChanges(ctx.remote, changes.filter((c) => c.kind !== 'action'));
-    if (reboot) await rebootAndWait(ctx);
+    if (!reboot) return;
+    const cmdlinePath = ctx.facts.raspberryPi?.cmdlinePath;
+    if (!cmdlinePath) throw new KubiError('internal', 'a reboot was planned for a host that is not a Raspberry Pi with a cmdline.txt', { host: ctx.host.name });
+    await rebootAndWait(ctx.remote, {
+      timeoutMs: REBOOT_TIMEOUT_MS,
+      onProgress: (m) => ctx.report(m),
+      signal: ctx.cluster.signal,
+      sleep: (ms) => ctx.cluster.sleep(ms),
+      now: () => ctx.cluster.now().getTime(),
+    });
+    verifyAfterReboot(await observe(ctx, cmdlinePath), ctx.host.name);
   },
 };

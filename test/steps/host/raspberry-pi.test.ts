@@ -28,6 +28,11 @@ class FakePi extends FakeNode {
   connected = true;
   /** memory controller state after the next boot, decided from the command line unless forced */
   forceMemoryOffAfterBoot = false;
+  /** the boot loader ignores cmdline.txt (reads another file) */
+  ignoreCmdlineAtBoot = false;
+  /** the host never comes back after a reboot */
+  staysDown = false;
+  reconnectCalls = 0;
 
   constructor(facts: Facts) {
     super('node1', '10.77.0.11');
@@ -79,15 +84,17 @@ class FakePi extends FakeNode {
     if (!this.connected) throw new KubiError('connection-lost', 'connection to node1 lost');
   }
 
-  /** the transport's reconnect: the host comes back with a new boot */
-  async reconnect(): Promise<void> {
+  /** the transport's reconnect: the host comes back with a new boot (or, staysDown, never answers) */
+  override async reconnect(): Promise<void> {
+    this.reconnectCalls++;
+    if (this.staysDown) throw new KubiError('reconnect-timeout', 'timed out waiting for node1 to accept ssh again (reboot); last error: connection refused');
     if (this.rebooting) {
       this.rebooting = false;
       this.reboots++;
       this.bootId = `boot-${this.reboots + 1}`;
       const cmdline = [...this.files.entries()].find(([p]) => p.endsWith('cmdline.txt'))![1].content.toString('utf8').trim();
-      this.running = `coherent_pool=1M 8250.nr_uarts=1 ${cmdline}`;
-      this.memoryOn = !this.forceMemoryOffAfterBoot && cmdline.includes('cgroup_enable=memory');
+      if (!this.ignoreCmdlineAtBoot) this.running = `coherent_pool=1M 8250.nr_uarts=1 ${cmdline}`;
+      this.memoryOn = !this.forceMemoryOffAfterBoot && this.running.includes('cgroup_enable=memory');
     }
     this.connected = true;
   }
@@ -139,12 +146,18 @@ describe.each([
     expect(plan.map((c) => c.kind)).toEqual(['action']);
   });
 
-  it('memory cgroup still off after booting with the arguments: a clear error, no reboot loop', async () => {
+  it('memory cgroup still off after booting with the arguments: apply fails clearly, the re-check too, no reboot loop', async () => {
     const facts = piFacts(fixture);
     const pi = new FakePi(facts);
     pi.forceMemoryOffAfterBoot = true;
     const ctx = ctxFor(facts, pi);
-    await hostRaspberryPi.apply!(await hostRaspberryPi.plan(await hostRaspberryPi.check(ctx), ctx), ctx);
+    const err = await hostRaspberryPi.apply!(await hostRaspberryPi.plan(await hostRaspberryPi.check(ctx), ctx), ctx).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(KubiError);
+    expect((err as KubiError).code).toBe('memory-cgroup-off');
+    expect((err as KubiError).message).toMatch(/rebooted with cgroup_memory=1 cgroup_enable=memory, but the memory cgroup is still off/);
     const observed = await hostRaspberryPi.check(ctx);
     expect(() => planRaspberryPi(observed, 'node1')).toThrow(/the memory cgroup is still off although the kernel booted with cgroup_memory=1 cgroup_enable=memory/);
     expect(pi.reboots).toBe(1);
@@ -159,15 +172,45 @@ describe('host.raspberry-pi elsewhere', () => {
     expect(node.calls).toEqual([]);
   });
 
-  it('refuses to reboot when the connection cannot reconnect', async () => {
+  it('no reboot when cmdline.txt is right and the kernel booted with it', async () => {
     const facts = piFacts('rpi-os-bookworm-arm64.reconstructed.txt');
     const pi = new FakePi(facts);
     const ctx = ctxFor(facts, pi);
+    await hostRaspberryPi.apply!(await hostRaspberryPi.plan(await hostRaspberryPi.check(ctx), ctx), ctx);
+    expect(pi.reboots).toBe(1);
     const plan = await hostRaspberryPi.plan(await hostRaspberryPi.check(ctx), ctx);
-    const noReconnect = pi as FakePi & { reconnect?: unknown };
-    Object.defineProperty(noReconnect, 'reconnect', { value: undefined });
-    await expect(hostRaspberryPi.apply!(plan, { ...ctx, remote: noReconnect })).rejects.toThrow(/cannot reconnect after a reboot/);
-    // refused before anything was written
-    expect(noReconnect.mutatingCalls()).toEqual([]);
+    expect(plan).toEqual([]);
+    await hostRaspberryPi.apply!(plan, ctx);
+    expect(pi.reboots).toBe(1);
+    expect(pi.reconnectCalls).toBe(1);
+  });
+
+  it('the boot loader ignored cmdline.txt: a clear error after the reboot, not a second reboot', async () => {
+    const facts = piFacts('rpi-os-bookworm-arm64.reconstructed.txt');
+    const pi = new FakePi(facts);
+    pi.ignoreCmdlineAtBoot = true;
+    const ctx = ctxFor(facts, pi);
+    const plan = await hostRaspberryPi.plan(await hostRaspberryPi.check(ctx), ctx);
+    await expect(hostRaspberryPi.apply!(plan, ctx)).rejects.toMatchObject({
+      code: 'pi-cmdline-not-used',
+      message: expect.stringMatching(/the kernel did not boot with cgroup_memory=1 cgroup_enable=memory \(\/boot\/firmware\/cmdline.txt has them\)/),
+    });
+    expect(pi.reboots).toBe(1);
+  });
+
+  it('a Pi that never comes back: reboot-timeout naming the host and the last error', async () => {
+    const facts = piFacts('rpi-os-bookworm-arm64.reconstructed.txt');
+    const pi = new FakePi(facts);
+    pi.staysDown = true;
+    const ctx = ctxFor(facts, pi);
+    const plan = await hostRaspberryPi.plan(await hostRaspberryPi.check(ctx), ctx);
+    const err = await hostRaspberryPi.apply!(plan, ctx).then(
+      () => null,
+      (e: unknown) => e as KubiError,
+    );
+    expect(err?.code).toBe('reboot-timeout');
+    expect(err?.host).toBe('node1');
+    expect(err?.message).toMatch(/waiting for node1 to come back with a new boot id after a reboot; last: timed out waiting for node1 to accept ssh again/);
+    expect(pi.reconnectCalls).toBeGreaterThan(1);
   });
 });
