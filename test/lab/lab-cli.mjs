@@ -1,6 +1,7 @@
 // Runs the `lab` command module exactly as the CLI registers it (from dist/, built by the global
-// test setup), for tests: `node test/lab/lab-cli.mjs lab up --nodes 3 ...`. Once main.ts registers
-// src/cli/commands/lab.ts, `node bin/kubi-provision.js lab ...` does the same.
+// test setup), for tests: `node test/lab/lab-cli.mjs lab up --nodes 3 ...`. main.ts registers the same
+// module, so `node bin/kubi-provision.js lab ...` behaves alike; this keeps the lab tests independent of
+// the rest of the CLI.
 import { Command } from 'commander';
 
 const root = new URL('../../', import.meta.url);
