@@ -273,7 +273,8 @@ export class SshHost implements RemoteHost {
       );
     } catch (e) {
       if (e instanceof KubiError && e.code === 'ssh-connect-failed' && /^cannot connect to /.test(e.message)) {
-        const last = e.message.replace(/^cannot connect to [^:]+: /, '');
+        const prefix = `cannot connect to ${describeTarget(this.target)}: `;
+        const last = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
         throw new KubiError(
           'reconnect-timeout',
           `timed out after ${formatMs(timeoutMs)} waiting for ${describeTarget(this.target)} to accept ssh again (${why}); last error: ${last}`,

@@ -56,6 +56,8 @@ export interface SshdServer {
   readonly pid: number;
   /** `SHA256:...` of its host key, from ssh-keygen -lf */
   fingerprint(): Promise<string>;
+  /** start again after stop(), same address, port and host key */
+  start(): Promise<void>;
   /** stop, replace the host key with a new one, start again on the same address and port */
   regenerateHostKey(): Promise<void>;
   /** SIGKILL every per-connection sshd process (the listener survives); returns how many were killed */
