@@ -17,13 +17,13 @@
 // Options: --runs R (default 5) --fresh-runs F (default 5) --quick (R=2, F=1: to try it out)
 //          --no-ansible --no-write (print only) --wait-load L (wait until the 1-minute load
 //          average is below L before measuring; at most --wait-max-min minutes, default 60)
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closeMasters, exportFiles, runAnsible, writeInventory } from './lib/ansible.mjs';
 import { BENCH_DIR, CLI, NAMESPACE, SUBNET, cli, labDown, labUp, readLab, ssh } from './lib/lab.mjs';
 import { machine } from './lib/machine.mjs';
-import { load1, mustRun, run } from './lib/proc.mjs';
+import { killChildren, load1, mustRun, run } from './lib/proc.mjs';
 import { renderReport, writeBenchmarksMd } from './lib/report.mjs';
 
 const ROOT = path.dirname(BENCH_DIR);
@@ -81,7 +81,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     if (stopping) return;
     stopping = true;
-    say(`${sig}: taking the lab down`);
+    say(`${sig}: stopping the command in flight, taking the lab down`);
+    killChildren();
     void cleanup().finally(() => process.exit(130));
   });
 }
@@ -130,6 +131,7 @@ async function toolUp(lab, until, label) {
   const r = await run(cli('up', lab.inventory, '--until', until, '--quiet', '--stats-json', statsFile));
   if (r.code !== 0) throw new Error(`up ${label} failed (exit ${r.code}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
   const stats = JSON.parse(readFileSync(statsFile, 'utf8'));
+  keepRunLog(lab, label);
   const hosts = Object.values(stats.hosts);
   const overheadMs = r.wallMs - stats.timings.totalMs; // node start + module loading + exit
   let etcdMs = overheadMs + stats.timings.connectMs + stats.timings.factsMs;
@@ -160,6 +162,21 @@ async function toolUp(lab, until, label) {
   };
   say(`up ${label} (${lab.nodes.length} nodes, --until ${until}): ${secs(r.wallMs)}, cpu ${r.cpuS.toFixed(2)} s, ${sample.perHost.roundTrips.toFixed(1)} round trips/host, ${stats.totals.bytesUploaded} bytes uploaded: ${sample.summary}`);
   return sample;
+}
+
+/** `lab down` removes the cluster's state directory: keep the newest run log (bench/results/logs/, for "where the time goes"). */
+function keepRunLog(lab, label) {
+  if (flag('--no-write')) return;
+  try {
+    const dir = path.join(lab.stateDir, 'runs');
+    const newest = readdirSync(dir).filter((f) => f.endsWith('.log')).sort().pop();
+    if (!newest) return;
+    const into = path.join(BENCH_DIR, 'results', 'logs');
+    mkdirSync(into, { recursive: true });
+    cpSync(path.join(dir, newest), path.join(into, `${label}.log`));
+  } catch {
+    /* a missing log costs only the evidence */
+  }
 }
 
 async function ansible(lab, filesRoot, label) {
@@ -214,6 +231,7 @@ async function replaceIsBuilt() {
 }
 
 async function main() {
+  rmSync(path.join(BENCH_DIR, 'results', 'logs'), { recursive: true, force: true });
   await buildSnapshot();
   await waitForLoad();
   results.load.measureStart = os.loadavg();

@@ -7,6 +7,8 @@ import path from 'node:path';
 
 const timeDir = mkdtempSync(path.join(os.tmpdir(), 'kubi-bench-time-'));
 let seq = 0;
+/** children in flight (stopped by killChildren on Ctrl-C) */
+const children = new Set();
 process.on('exit', () => rmSync(timeDir, { recursive: true, force: true }));
 
 /**
@@ -19,6 +21,7 @@ export function run(argv, { cwd, env, timeoutMs = 15 * 60_000, echo = false } = 
   return new Promise((resolve) => {
     const started = performance.now();
     const child = spawn(full[0], full.slice(1), { cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
     const out = [];
     const err = [];
     child.stdout.on('data', (b) => {
@@ -31,6 +34,7 @@ export function run(argv, { cwd, env, timeoutMs = 15 * 60_000, echo = false } = 
     });
     const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
     child.on('close', (code) => {
+      children.delete(child);
       clearTimeout(timer);
       const wallMs = performance.now() - started;
       let userS = NaN;
@@ -59,6 +63,11 @@ export async function mustRun(argv, opts) {
     throw new Error(`command failed (exit ${r.code}): ${argv.join(' ')}\n${tail}`);
   }
   return r;
+}
+
+/** SIGTERM to every child in flight (time(1) passes it on to the command it runs). */
+export function killChildren() {
+  for (const c of children) c.kill('SIGTERM');
 }
 
 export function median(xs) {
