@@ -17,7 +17,7 @@
  *
  * Own lab name and subnet (kubilc11, 10.210.11.0/24); `lab down` always runs in afterAll.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,15 +44,23 @@ interface Run {
   stderr: string;
 }
 
-function kubi(args: string[], timeoutMs = 600_000): Run {
-  const r = spawnSync(process.execPath, [path.join(cliRoot, 'bin', 'kubi-provision.js'), ...args], {
-    cwd: cliRoot,
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    env: { ...process.env, NO_COLOR: '1' },
-    maxBuffer: 64 * 1024 * 1024,
+/**
+ * The CLI as a child process, asynchronously: a synchronous spawn would block this worker's event
+ * loop for the minute a replace takes, and vitest's worker RPC times out meanwhile.
+ */
+function kubi(args: string[], timeoutMs = 600_000): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(cliRoot, 'bin', 'kubi-provision.js'), ...args], { cwd: cliRoot, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 const both = (r: Run) => `${r.stdout}\n${r.stderr}`;
@@ -101,8 +109,8 @@ function expectOldKeys(node: string): void {
   for (const k of ['k1', 'k2', 'k3']) expect(ssh(node, `${ETCDCTL()} get /kubi-e2e/${k} --print-value-only --consistency=s`).trim()).toBe(`value-${k}`);
 }
 
-function expectPlanEmpty(): void {
-  const plan = kubi(['plan', inventory, '--until', 'etcd']);
+async function expectPlanEmpty(): Promise<void> {
+  const plan = await kubi(['plan', inventory, '--until', 'etcd']);
   expect(plan.code, both(plan)).toBe(0);
   expect(plan.stdout).toContain('nothing to change');
 }
@@ -114,8 +122,8 @@ function systemdTime(value: string): number {
   return Date.parse(`${m[1]}T${m[2]}Z`) + Number(m[3]) / 1000;
 }
 
-function rebuild(node: string, newAddress = false): void {
-  const r = kubi(['lab', 'rebuild', node, '--name', LAB, ...(newAddress ? ['--new-address'] : [])], 300_000);
+async function rebuild(node: string, newAddress = false): Promise<void> {
+  const r = await kubi(['lab', 'rebuild', node, '--name', LAB, ...(newAddress ? ['--new-address'] : [])], 300_000);
   expect(r.code, both(r)).toBe(0);
 }
 
@@ -127,35 +135,35 @@ function snapshotBuild(into: string): string {
   return dir;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'kubi-e2e-lifecycle-'));
   cliRoot = snapshotBuild(work);
   labInventory = path.join(work, 'lab.yaml');
   inventory = labInventory;
-  const up = kubi(['lab', 'up', '--nodes', '3', '--name', LAB, '--subnet', SUBNET, '--inventory', labInventory], 900_000);
+  const up = await kubi(['lab', 'up', '--nodes', '3', '--name', LAB, '--subnet', SUBNET, '--inventory', labInventory], 900_000);
   if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}\n${up.stdout}`);
   keyPath = (parse(readFileSync(labInventory, 'utf8')) as { ssh: { privateKey: string } }).ssh.privateKey;
-  const cluster = kubi(['up', inventory, '--until', 'etcd', '--quiet']);
+  const cluster = await kubi(['up', inventory, '--until', 'etcd', '--quiet']);
   if (cluster.code !== 0) throw new Error(`up failed (${cluster.code}): ${both(cluster)}`);
   for (const k of ['k1', 'k2', 'k3']) ssh('node2', `${ETCDCTL()} put /kubi-e2e/${k} value-${k}`);
 });
 
-afterAll(() => {
-  const down = kubi(['lab', 'down', '--name', LAB], 300_000);
+afterAll(async () => {
+  const down = await kubi(['lab', 'down', '--name', LAB], 300_000);
   if (work) rmSync(work, { recursive: true, force: true });
   expect(down.code).toBe(0);
 });
 
 describe('node lifecycle on lab nodes', () => {
-  it('a rebuilt etcd node (new disk, new host key) is replaced: 3 healthy voters, old data on it, nothing left to plan', () => {
+  it('a rebuilt etcd node (new disk, new host key) is replaced: 3 healthy voters, old data on it, nothing left to plan', async () => {
     const before = members('node1').find((m) => m.name === 'node3')!.id;
-    rebuild('node3');
+    await rebuild('node3');
     // the rebuilt host is recognised: its new key is refused until the user agrees to forget the old one
-    const refused = kubi(['plan', inventory, '--until', 'etcd']);
+    const refused = await kubi(['plan', inventory, '--until', 'etcd']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('does not match the recorded one');
 
-    const r = kubi(['replace', inventory, 'node3', '--yes', '--until', 'etcd', '--quiet']);
+    const r = await kubi(['replace', inventory, 'node3', '--yes', '--until', 'etcd', '--quiet']);
     expect(r.code, both(r)).toBe(0);
     expect(r.stdout).toContain('forgot the host key of node3');
     expect(r.stdout).toContain(`removing the stale member node3 ${BigInt(before).toString(16)}`);
@@ -166,16 +174,16 @@ describe('node lifecycle on lab nodes', () => {
     expectOldKeys('node3');
     // the transient join settings are gone again
     expect(ssh('node3', 'ls /run/systemd/system/etcd.service.d/50-kubi-join.conf /run/kubi-provision/etcd-join.env 2>&1 || true')).toContain('No such file');
-    expectPlanEmpty();
+    await expectPlanEmpty();
   });
 
-  it('a rebuilt node with a new address is replaced; the other members\' configuration names the new address', () => {
+  it('a rebuilt node with a new address is replaced; the other members\' configuration names the new address', async () => {
     const oldAddress = addressOf('node2');
-    rebuild('node2', true);
+    await rebuild('node2', true);
     const newAddress = addressOf('node2');
     expect(newAddress).not.toBe(oldAddress);
 
-    const r = kubi(['replace', inventory, 'node2', '--yes', '--until', 'etcd', '--quiet']);
+    const r = await kubi(['replace', inventory, 'node2', '--yes', '--until', 'etcd', '--quiet']);
     expect(r.code, both(r)).toBe(0);
     expect(r.stdout).toContain(`removing the stale member node2`);
     expect(r.stdout).toContain(`(https://${oldAddress}:2380)`);
@@ -190,26 +198,26 @@ describe('node lifecycle on lab nodes', () => {
     }
     // its certificates were reissued for the new address
     expect(ssh('node2', 'openssl x509 -in /etc/etcd/pki/peer.crt -noout -ext subjectAltName')).toContain(`IP Address:${newAddress}`);
-    expectPlanEmpty();
+    await expectPlanEmpty();
   });
 
-  it('replacing the first host of the inventory works exactly like any other', () => {
-    rebuild('node1');
-    const r = kubi(['replace', inventory, 'node1', '--yes', '--until', 'etcd', '--quiet']);
+  it('replacing the first host of the inventory works exactly like any other', async () => {
+    await rebuild('node1');
+    const r = await kubi(['replace', inventory, 'node1', '--yes', '--until', 'etcd', '--quiet']);
     expect(r.code, both(r)).toBe(0);
     expect(r.stdout).toMatch(/etcd: working through node[23] /);
     expect(r.stdout).toContain('removing the stale member node1');
     expectHealthyCluster('node1');
     expectOldKeys('node1');
-    expectPlanEmpty();
+    await expectPlanEmpty();
   });
 
-  it('replace with two of three members down is refused with the numbers, and changes nothing', () => {
+  it('replace with two of three members down is refused with the numbers, and changes nothing', async () => {
     const before = members('node1');
     ssh('node2', 'systemctl stop etcd');
     try {
-      rebuild('node3');
-      const r = kubi(['replace', inventory, 'node3', '--yes', '--until', 'etcd', '--quiet']);
+      await rebuild('node3');
+      const r = await kubi(['replace', inventory, 'node3', '--yes', '--until', 'etcd', '--quiet']);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('refusing to replace node3');
       expect(r.stderr).toContain('0 of the 2 other members are healthy, 2 are needed');
@@ -222,13 +230,13 @@ describe('node lifecycle on lab nodes', () => {
     // nothing was removed: node3's stale member is still listed
     expect(members('node1')).toEqual(before);
     // with node2 back, the same replace goes through
-    const again = kubi(['replace', inventory, 'node3', '--yes', '--until', 'etcd', '--quiet']);
+    const again = await kubi(['replace', inventory, 'node3', '--yes', '--until', 'etcd', '--quiet']);
     expect(again.code, both(again)).toBe(0);
     expectHealthyCluster('node2');
     expectOldKeys('node3');
   });
 
-  it('a version change (a second etcd build) rolls the binary one member at a time; a writer through all members never fails', () => {
+  it('a version change (a second etcd build) rolls the binary one member at a time; a writer through all members never fails', async () => {
     const endpoints = NODES.map((n) => `https://${addressOf(n)}:2379`).join(',');
     const poller = `#!/bin/bash
 # one write through all members every 0.2 s; a line per attempt: <epoch ms> ok|fail <error>
@@ -274,7 +282,7 @@ cd ${artifacts}/etcd/v3.4.99 && sha256sum etcd-v3.4.99-linux-amd64.tar.gz > SHA2
     doc.artifacts.dir = artifacts;
     inventory = path.join(work, 'lab-etcd-v3.4.99.yaml');
     writeFileSync(inventory, stringify(doc));
-    const up = kubi(['up', inventory, '--until', 'etcd', '--quiet']);
+    const up = await kubi(['up', inventory, '--until', 'etcd', '--quiet']);
     ssh('node1', 'touch /tmp/kubi-poller.stop; sleep 1');
     expect(up.code, both(up)).toBe(0);
 
@@ -298,11 +306,11 @@ cd ${artifacts}/etcd/v3.4.99 && sha256sum etcd-v3.4.99-linux-amd64.tar.gz > SHA2
     }).sort((a, b) => a.exit - b.exit);
     for (let i = 1; i < windows.length; i++) expect(windows[i]!.exit).toBeGreaterThanOrEqual(windows[i - 1]!.enter);
     expectHealthyCluster('node3');
-    expectPlanEmpty();
+    await expectPlanEmpty();
   });
 
-  it('backup, every member\'s data destroyed, restore: the keys from before the backup are back', () => {
-    const b = kubi(['backup', inventory, '--quiet']);
+  it('backup, every member\'s data destroyed, restore: the keys from before the backup are back', async () => {
+    const b = await kubi(['backup', inventory, '--quiet']);
     expect(b.code, both(b)).toBe(0);
     const dir = /backup written to (\S+):/.exec(b.stdout)?.[1];
     expect(dir).toBeDefined();
@@ -316,56 +324,56 @@ cd ${artifacts}/etcd/v3.4.99 && sha256sum etcd-v3.4.99-linux-amd64.tar.gz > SHA2
     for (const n of NODES) ssh(n, 'systemctl stop etcd && find /var/lib/etcd -mindepth 1 -delete');
     expect(ssh('node1', 'ls -A /var/lib/etcd').trim()).toBe('');
 
-    const r = kubi(['restore', inventory, dir!, '--yes', '--quiet']);
+    const r = await kubi(['restore', inventory, dir!, '--yes', '--quiet']);
     expect(r.code, both(r)).toBe(0);
     expect(r.stdout).toContain('etcd restored: every member healthy');
     expectHealthyCluster('node1');
     for (const n of NODES) expectOldKeys(n);
     expect(ssh('node2', `${ETCDCTL()} get /kubi-e2e/after-backup --print-value-only`).trim()).toBe('');
-    expectPlanEmpty();
+    await expectPlanEmpty();
   });
 
-  it('remove refuses an even count; with --force it removes and resets; the next up adds the host back', () => {
+  it('remove refuses an even count; with --force it removes and resets; the next up adds the host back', async () => {
     const before = members('node1');
-    const refused = kubi(['remove', inventory, 'node3', '--yes', '--quiet']);
+    const refused = await kubi(['remove', inventory, 'node3', '--yes', '--quiet']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('would leave an even number of etcd members (2): refused without --force');
     expect(members('node1')).toEqual(before);
 
-    const r = kubi(['remove', inventory, 'node3', '--yes', '--force', '--quiet']);
+    const r = await kubi(['remove', inventory, 'node3', '--yes', '--force', '--quiet']);
     expect(r.code, both(r)).toBe(0);
     expect(r.stdout).toContain('delete the entry of node3 under hosts:');
     expect(members('node1').map((m) => m.name)).toEqual(['node1', 'node2']);
     expect(ssh('node3', 'ls /usr/local/bin/etcd /etc/etcd 2>&1 || true')).toContain('No such file');
 
     // node3 is still in the inventory: the next up adds it again (learner -> voter), one member at a time
-    const up = kubi(['up', inventory, '--until', 'etcd', '--quiet']);
+    const up = await kubi(['up', inventory, '--until', 'etcd', '--quiet']);
     expect(up.code, both(up)).toBe(0);
     expectHealthyCluster('node3');
     expectOldKeys('node3');
-    expectPlanEmpty();
+    await expectPlanEmpty();
   });
 
-  it('reset removes what the tool installed (a second reset plans nothing); up converges again', () => {
-    const plan = kubi(['plan', inventory, '--playbook', 'reset']);
+  it('reset removes what the tool installed (a second reset plans nothing); up converges again', async () => {
+    const plan = await kubi(['plan', inventory, '--playbook', 'reset']);
     expect(plan.code, both(plan)).toBe(0);
     expect(plan.stdout).toContain('systemctl stop etcd.service');
     expect(plan.stdout).toContain('/usr/local/bin/etcd');
 
-    const r = kubi(['reset', inventory, '--yes', '--quiet']);
+    const r = await kubi(['reset', inventory, '--yes', '--quiet']);
     expect(r.code, both(r)).toBe(0);
     for (const n of NODES) {
       expect(ssh(n, 'systemctl is-active etcd || true').trim()).not.toBe('active');
       expect(ssh(n, 'ls /usr/local/bin/etcd /etc/etcd /etc/systemd/system/etcd.service /var/lib/kubi-provision 2>&1 | grep -c "No such file"').trim()).toBe('4');
       expect(ssh(n, 'ls -A /var/lib/etcd').trim()).toBe('');
     }
-    const again = kubi(['plan', inventory, '--playbook', 'reset']);
+    const again = await kubi(['plan', inventory, '--playbook', 'reset']);
     expect(again.code, both(again)).toBe(0);
     expect(again.stdout).toContain('nothing to change');
 
-    const up = kubi(['up', inventory, '--until', 'etcd', '--quiet']);
+    const up = await kubi(['up', inventory, '--until', 'etcd', '--quiet']);
     expect(up.code, both(up)).toBe(0);
     expectHealthyCluster('node2');
-    expectPlanEmpty();
+    await expectPlanEmpty();
   });
 });
