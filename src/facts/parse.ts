@@ -255,6 +255,12 @@ export class FactsError extends KubiError {
   }
 }
 
+/** /etc/machine-id: 32 lower-case hex digits, else null (empty, "uninitialized", unreadable). */
+export function parseMachineId(text: string): string | null {
+  const id = lines(text)[0]?.trim() ?? '';
+  return /^[0-9a-f]{32}$/.test(id) ? id : null;
+}
+
 /** Assemble the immutable Facts record from the whole script output. */
 export function parseFacts(output: string, opts: { host?: string } = {}): Facts {
   const s = splitSections(output);
@@ -270,8 +276,10 @@ export function parseFacts(output: string, opts: { host?: string } = {}): Facts 
   const uid = lines(get('uid'))[0]?.trim();
   const service = lines(get('time-sync-service'))[0]?.trim() || null;
 
+  const machineId = parseMachineId(get('machine-id'));
   const facts: Facts = {
     hostname: lines(get('hostname'))[0]?.trim() ?? '',
+    ...(machineId ? { machineId } : {}),
     os: parseOsRelease(get('os-release')),
     kernel,
     arch: resolveArch(dpkg, kernel.machine),

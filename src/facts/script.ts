@@ -22,6 +22,7 @@ export const FACT_SECTIONS = [
   'swaps',
   'df-var',
   'hostname',
+  'machine-id',
   'ip-addr',
   'ip-link',
   'systemd-version',
@@ -63,6 +64,7 @@ s meminfo; grep -E '^(MemTotal|MemAvailable|MemFree|SwapTotal):' /proc/meminfo 2
 s swaps; cat /proc/swaps 2>/dev/null
 s df-var; t df -PB1 /var 2>/dev/null
 s hostname; hostname 2>/dev/null || cat /proc/sys/kernel/hostname 2>/dev/null
+s machine-id; cat /etc/machine-id 2>/dev/null
 s ip-addr; if have ip; then t ip -o -4 addr show 2>/dev/null; fi
 s ip-link; if have ip; then t ip -o link 2>/dev/null; fi
 s systemd-version; if have systemctl; then t systemctl --version 2>/dev/null | head -n 1; fi

@@ -22,6 +22,8 @@ export interface RaspberryPiFacts {
 
 export interface Facts {
   hostname: string;
+  /** /etc/machine-id (32 hex digits); absent when unreadable or malformed. Clones share it. */
+  machineId?: string;
   os: { id: string; versionId: string; prettyName: string; codename: string | null; idLike: string[] };
   kernel: { release: string; machine: string };
   /** userland architecture (dpkg --print-architecture wins over uname -m: 32-bit userland on a 64-bit kernel is armhf) */

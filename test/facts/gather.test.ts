@@ -18,6 +18,8 @@ describe('gatherFacts on this machine', () => {
     expect(host.scripts[0]?.opts).toMatchObject({ sudo: false, mutating: false });
 
     expect(facts.hostname).toBe(os.hostname());
+    const machineId = (() => { try { return readFileSync('/etc/machine-id', 'utf8').trim(); } catch { return ''; } })();
+    expect(facts.machineId).toBe(/^[0-9a-f]{32}$/.test(machineId) ? machineId : undefined);
     const osRelease = readFileSync('/etc/os-release', 'utf8');
     expect(osRelease).toContain(`ID=${facts.os.id}`);
     expect(facts.kernel.release).toBe(os.release());

@@ -38,6 +38,8 @@ export class LocalShellHost implements RemoteHost {
         if (result.exitCode !== 0 && !opts.allowFailure) reject(new Error(`${result.command} exited ${result.exitCode}`));
         else resolve(result);
       });
+      // a command that exits before reading stdin closes the pipe: EPIPE is not an error here
+      child.stdin.on('error', () => {});
       child.stdin.end(stdin ?? '');
     });
   }

@@ -19,6 +19,7 @@ import {
   parseDeviceTreeModel,
   parseDfAvailable,
   parseIpLink,
+  parseMachineId,
   parseOsRelease,
   parseUname,
 } from '../../src/facts/parse.js';
@@ -216,5 +217,17 @@ describe('single parsers', () => {
       expect((e as { code: string; host: string }).code).toBe('facts-unreadable');
       expect((e as { host: string }).host).toBe('node1');
     }
+  });
+});
+
+describe('machineId', () => {
+  it('reads /etc/machine-id when it is 32 hex digits, leaves it out otherwise', () => {
+    expect(parseMachineId('0123456789abcdef0123456789abcdef\n')).toBe('0123456789abcdef0123456789abcdef');
+    expect(parseMachineId('')).toBeNull();
+    expect(parseMachineId('uninitialized\n')).toBeNull();
+    const withId = fixture('lab-lxc-node-debian12.txt').replace('@@kubi:machine-id@@\n', '@@kubi:machine-id@@\n0123456789abcdef0123456789abcdef\n');
+    expect(parseFacts(withId).machineId).toBe('0123456789abcdef0123456789abcdef');
+    // the captured fixtures predate the probe: an empty section, no field
+    expect('machineId' in parseFacts(fixture('lab-lxc-node-debian12.txt'))).toBe(false);
   });
 });
