@@ -27,7 +27,7 @@ function eth0Address(out: string): string {
 }
 
 beforeAll(async () => {
-  lab = await labUp({ name: 'kubih9c', subnet: '10.91.0.0/24', nodes: 3 });
+  lab = await labUp({ name: 'kubih9c', subnet: '10.191.0.0/24', nodes: 3 });
   const r = await kubi(['up', lab.inventory, '--quiet', ...ONLY]);
   expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
   for (const n of lab.nodes) {
