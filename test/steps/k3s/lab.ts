@@ -76,7 +76,11 @@ export async function labUp(opts: { name: string; subnet: string; nodes: number;
     await kubi(['lab', 'down', '--name', opts.name]);
     r = await kubi(args, { env: { KUBI_K3S_BINARY: '' } });
   }
-  if (r.status !== 0) throw new Error(`lab up failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0) {
+    await kubi(['lab', 'down', '--name', opts.name]);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`lab up failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
   const inv = parse(readFileSync(inventory, 'utf8')) as {
     ssh: { privateKey: string };
     artifacts: { dir: string };
