@@ -4,7 +4,7 @@ import { parseSubnet } from '../../src/lab/config.js';
 import { overlappingRoutes } from '../../src/lab/network.js';
 import { nodeMac } from '../../src/lab/state.js';
 import { chooseAccel, qemuArgv, vmKernelCmdline } from '../../src/lab/vm.js';
-import { classifyPhase } from '../../src/lab/demo.js';
+import { classifyPhase, planChangeCount, stoppedForMissingK3s } from '../../src/lab/demo.js';
 import { remoteCommand } from '../../src/lab/lab.js';
 import { installCommand, missingPackages } from '../../src/lab/prereqs.js';
 
@@ -108,3 +108,18 @@ describe('lab ssh remote command', () => {
     expect(remoteCommand(['sh', '-c', 'echo $(hostname)'])).toEqual(["sh -c 'echo $(hostname)'"]);
   });
 });
+
+describe('lab demo without a k3s binary', () => {
+  it('recognises an up that stopped only at the k3s.artifact preflight', () => {
+    const out = 'failed: k3s.artifact: the k3s binary (k3s v1.34.3+k3s1 amd64) is missing: not in the offline directory /x\n';
+    expect(stoppedForMissingK3s(1, out)).toBe(true);
+    expect(stoppedForMissingK3s(0, out)).toBe(false);
+    expect(stoppedForMissingK3s(1, 'failed: node3: etcd.start: etcd did not become healthy\n')).toBe(false);
+  });
+
+  it('reads the change count of plan --output json', () => {
+    expect(planChangeCount('run log: x\n{"totalChanges": 17, "steps": []}')).toBe(17);
+    expect(planChangeCount('not json')).toBeNull();
+  });
+});
+
