@@ -9,7 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BIN = path.join(ROOT, 'bin/kubi-provision.js');
+/**
+ * The CLI under test. KUBI_REL_BIN may name another build of it (a developer's private snapshot
+ * while dist/ in a shared tree is being rebuilt by others); CI uses the repository's own.
+ */
+export const BIN = process.env.KUBI_REL_BIN ?? path.join(ROOT, 'bin/kubi-provision.js');
 
 export interface BoundedResult {
   status: number | null;
