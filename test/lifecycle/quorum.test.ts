@@ -24,7 +24,7 @@ describe('assessReplace', () => {
     if (a.ok) return;
     expect(a.reason).toBe('replacing node3 would need a majority of etcd members that is not there: 1 of the 2 other members are healthy, 2 are needed');
     const hint = refusalHint(a);
-    expect(hint).toContain('etcd has 3 voting members: node1 (healthy), node2 (unreachable), node3 (being replaced).');
+    expect(hint).toContain('etcd has 3 voting members: node1 (healthy), node2 (down or unreachable), node3 (being replaced).');
     expect(hint).toContain('2 of 3 now, and 2 of the 2 left once node3');
     expect(hint).toContain('kubi-provision restore');
   });

@@ -166,7 +166,7 @@ export function memberViews(view: Pick<ClusterView, 'members' | 'health'>, inv: 
     const host = inv.hosts.find((h) => h.name === name);
     const urls = m.clientURLs.length > 0 ? m.clientURLs : host ? [etcdClientUrl(host)] : [];
     const h = view.health.find((e) => urls.includes(e.endpoint));
-    const health: MemberHealth = !h ? (m.name ? 'unreachable' : 'unreachable') : h.health ? 'healthy' : 'unhealthy';
+    const health: MemberHealth = !h ? 'unreachable' : h.health ? 'healthy' : 'unhealthy';
     return { name, health, isLearner: m.isLearner };
   });
 }

@@ -22,6 +22,7 @@ import type { Host, Inventory } from '../../inventory/schema.js';
 import { etcdMembers } from '../../render/cluster.js';
 import { etcdPeerUrl } from '../../render/etcd.js';
 import { quoteWord } from '../../transport/quote.js';
+import type { RemoteHost } from '../../transport/types.js';
 import { SECTION_FN, sections } from '../host/script.js';
 import { etcdctlShell, parseMemberList, type Member } from '../etcd/etcdctl.js';
 import { ETCD_UNIT } from '../etcd/health.js';
@@ -70,7 +71,7 @@ export function parseLocal(out: string): Omit<MembersObserved, 'cluster'> {
 }
 
 /** The other etcd hosts of the inventory with their connections (if any). */
-function otherMembers(ctx: Pick<StepContext, 'cluster' | 'host'>): { name: string; remote: ReturnType<ReturnType<typeof peerRemotes>['get']> }[] {
+function otherMembers(ctx: Pick<StepContext, 'cluster' | 'host'>): { name: string; remote: RemoteHost | undefined }[] {
   const peers = peerRemotes(ctx.cluster);
   return etcdMembers(ctx.cluster.inventory)
     .filter((h) => h.name !== ctx.host.name)

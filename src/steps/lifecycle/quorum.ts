@@ -31,8 +31,13 @@ function names(list: readonly MemberView[]): string {
   return list.length === 0 ? 'none' : list.map((m) => m.name).join(', ');
 }
 
+/** How a member's state reads in an explanation. */
+export function healthLabel(h: MemberHealth): string {
+  return h === 'healthy' ? 'healthy' : h === 'unhealthy' ? 'running, not healthy' : 'down or unreachable';
+}
+
 function describeDown(list: readonly MemberView[]): string {
-  return list.map((m) => `${m.name} (${m.health === 'unreachable' ? 'down or unreachable' : 'not healthy'})`).join(', ');
+  return list.map((m) => `${m.name} (${healthLabel(m.health)})`).join(', ');
 }
 
 const LOST_QUORUM_HINTS = [
@@ -63,7 +68,7 @@ export function assessReplace(members: readonly MemberView[], target: string): A
     ok: false,
     reason: `replacing ${target} would need a majority of etcd members that is not there: ${healthyOthers.length} of the ${others.length} other members are healthy, ${need} are needed`,
     explanation: [
-      `etcd has ${n} voting member${n === 1 ? '' : 's'}: ${voters.map((m) => `${m.name} (${m.name === target ? 'being replaced' : m.health})`).join(', ')}.`,
+      `etcd has ${n} voting member${n === 1 ? '' : 's'}: ${voters.map((m) => `${m.name} (${m.name === target ? 'being replaced' : healthLabel(m.health)})`).join(', ')}.`,
       `every membership change needs a majority of the voting members to agree: ${quorumOf(n)} of ${n} now, and ${need} of the ${after} left once ${target}'s stale member is removed.`,
       `healthy besides ${target}: ${healthyOthers.length} (${names(healthyOthers)}); down: ${downOthers.length > 0 ? describeDown(downOthers) : 'none'}.`,
       `removing or adding a member now would fail (etcd refuses it) or leave a cluster that cannot decide anything; nothing was changed.`,
@@ -98,7 +103,7 @@ export function assessRemove(members: readonly MemberView[], target: string, opt
       ok: false,
       reason: `removing ${target} would leave ${after} member${after === 1 ? '' : 's'} of which only ${healthyOthers.length} ${healthyOthers.length === 1 ? 'is' : 'are'} healthy: ${need} are needed`,
       explanation: [
-        `etcd has ${n} voting members: ${voters.map((m) => `${m.name} (${m.health})`).join(', ')}.`,
+        `etcd has ${n} voting members: ${voters.map((m) => `${m.name} (${healthLabel(m.health)})`).join(', ')}.`,
         `after removing ${target}, ${need} of the ${after} remaining members must be healthy for the cluster to decide anything; only ${healthyOthers.length} are (${names(healthyOthers)}).`,
         'nothing was changed.',
         ...LOST_QUORUM_HINTS,
@@ -129,7 +134,7 @@ export function assessAdd(members: readonly MemberView[], newName: string): Asse
       ok: false,
       reason: `adding ${newName} needs a majority of the etcd members: ${healthy.length} of ${n} are healthy, ${quorumOf(n)} are needed`,
       explanation: [
-        `voting members: ${voters.map((m) => `${m.name} (${m.health})`).join(', ')}.`,
+        `voting members: ${voters.map((m) => `${m.name} (${healthLabel(m.health)})`).join(', ')}.`,
         `adding a member is a change the majority must agree to (${quorumOf(n)} of ${n}), and once ${newName} votes ${quorumOf(n + 1)} of ${n + 1} are needed.`,
         'nothing was changed.',
         ...LOST_QUORUM_HINTS,
