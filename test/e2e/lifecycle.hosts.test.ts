@@ -13,7 +13,9 @@
  *  6. `backup`, every member's data destroyed, `restore`: the keys written before are back;
  *  7. `remove` refuses an even count, removes with --force (member gone, host reset), and the
  *     next `up` adds the host that is still in the inventory back (learner -> voter);
- *  8. `reset` leaves the hosts clean (a second reset plans nothing), and `up` converges again.
+ *  8. `reset` leaves the hosts clean (a second reset plans nothing), and `up` converges again;
+ *  9. a running member's address changes in the inventory (same machine, a new IP): `up` updates
+ *     its peer URL, restarts it on the new address, then rolls the others.
  *
  * Own lab name and subnet (kubilc11, 10.210.11.0/24); `lab down` always runs in afterAll.
  */
@@ -374,6 +376,26 @@ cd ${artifacts}/etcd/v3.4.99 && sha256sum etcd-v3.4.99-linux-amd64.tar.gz > SHA2
     const up = await kubi(['up', inventory, '--until', 'etcd', '--quiet']);
     expect(up.code, both(up)).toBe(0);
     expectHealthyCluster('node2');
+    await expectPlanEmpty();
+  });
+
+  it('a running member whose address changed (same machine, new IP) is moved by up: member update, restart, then the others roll', async () => {
+    const oldAddress = addressOf('node3');
+    const newAddress = '10.210.11.60';
+    ssh('node3', `dev=$(ip -o -4 addr show | awk '$4 ~ /^${oldAddress.replace(/\./g, '\\.')}\\// {print $2}'); ip addr add ${newAddress}/24 dev "$dev"`);
+    const doc = parse(readFileSync(inventory, 'utf8')) as { hosts: { name: string; address: string }[] };
+    doc.hosts.find((h) => h.name === 'node3')!.address = newAddress;
+    inventory = path.join(work, 'lab-node3-moved.yaml');
+    writeFileSync(inventory, stringify(doc));
+
+    const up = await kubi(['up', inventory, '--until', 'etcd', '--quiet']);
+    expect(up.code, both(up)).toBe(0);
+    expectHealthyCluster('node1');
+    expect(ssh('node1', 'grep ^ETCD_INITIAL_CLUSTER= /etc/etcd/etcd.env')).toContain(`node3=https://${newAddress}:2380`);
+    const listening = ssh('node3', 'ss -ltnH');
+    expect(listening).toContain(`${newAddress}:2379`);
+    expect(listening).not.toContain(`${oldAddress}:2379`);
+    expectOldKeys('node3');
     await expectPlanEmpty();
   });
 });

@@ -41,7 +41,12 @@ describe('etcd.members plan', () => {
     const moved = inventory({ node1: '10.210.10.11', node2: '10.210.10.22', node3: '10.210.10.13' });
     const changes = planMembers({ active: true, hasData: true, localMembers: members, cluster: null }, moved, host(moved, 'node2'));
     expect(changes).toEqual([
-      { kind: 'action', title: UPDATE_PEER_TITLE, detail: ['from https://10.210.10.12:2380 to https://10.210.10.22:2380'], shell: 'etcdctl member update ec53282777b4fb22 --peer-urls=https://10.210.10.22:2380' },
+      {
+        kind: 'action',
+        title: UPDATE_PEER_TITLE,
+        detail: ['from https://10.210.10.12:2380 to https://10.210.10.22:2380', 'then restart this member on its new address and wait until it answers healthy'],
+        shell: 'etcdctl member update ec53282777b4fb22 --peer-urls=https://10.210.10.22:2380 && systemctl restart etcd',
+      },
     ]);
   });
 

@@ -4,7 +4,7 @@
  *
  *  - a host with etcd data or a running member: nothing to do, except a member that is still a
  *    learner (an interrupted join: promote it) or whose peer URL differs from the inventory's
- *    (its address changed: `member update`);
+ *    (its address changed: `member update`, then a restart on the new address, see etcd-move.ts);
  *  - a fresh host (no data, not running) while NO other member is healthy: nothing here, this is
  *    a new cluster and etcd.start bootstraps it (initial-cluster-state new);
  *  - a fresh host while another member is healthy: it JOINS (see etcd-join.ts: learner, start
@@ -33,12 +33,12 @@ import {
   memberViews,
   promoteMember,
   supportsLearners,
-  updatePeerUrl,
   type ClusterView,
   type SeedProbe,
   type Via,
 } from './etcd-cluster.js';
 import { joinCluster } from './etcd-join.js';
+import { moveMember } from './etcd-move.js';
 import { peerRemotes } from './peers.js';
 import { assessAdd, refusalHint } from './quorum.js';
 
@@ -86,7 +86,12 @@ export function planMembers(o: MembersObserved, inv: Inventory, host: Host): Cha
     const changes: Change[] = [];
     const want = etcdPeerUrl(host);
     if (me.peerURLs.length !== 1 || me.peerURLs[0] !== want) {
-      changes.push({ kind: 'action', title: UPDATE_PEER_TITLE, detail: [`from ${me.peerURLs.join(',')} to ${want}`], shell: `etcdctl member update ${me.id} --peer-urls=${want}` });
+      changes.push({
+        kind: 'action',
+        title: UPDATE_PEER_TITLE,
+        detail: [`from ${me.peerURLs.join(',')} to ${want}`, 'then restart this member on its new address and wait until it answers healthy'],
+        shell: `etcdctl member update ${me.id} --peer-urls=${want} && systemctl restart etcd`,
+      });
     }
     if (me.isLearner) changes.push({ kind: 'action', title: PROMOTE_TITLE, shell: `etcdctl member promote ${me.id}` });
     return changes;
@@ -145,12 +150,12 @@ export const etcdMembersStep: Step<MembersObserved> = {
       await joinCluster(ctx, found.via);
       return;
     }
-    // a running member: work through itself (it is part of the quorum that decides)
+    // a running member: promotions work through itself (it is part of the quorum that decides)
     const via: Via = { name: ctx.host.name, remote: ctx.remote };
     const res = await ctx.remote.script(localScript(ctx.cluster.inventory.etcd.dataDir), { mutating: false, label: 'observe the etcd member', allowFailure: true });
     const me = parseLocal(res.stdout).localMembers?.find((m) => m.name === ctx.host.name);
     if (!me) throw new KubiError('etcd-member-list', 'cannot read this member from the member list', { host: ctx.host.name });
-    if (titles.has(UPDATE_PEER_TITLE)) await updatePeerUrl(via, me.id, etcdPeerUrl(ctx.host), pace);
+    if (titles.has(UPDATE_PEER_TITLE)) await moveMember(ctx, me.id, otherMembers(ctx));
     if (titles.has(PROMOTE_TITLE)) await promoteMember(via, me.id, pace, 120_000);
   },
 };
