@@ -17,6 +17,7 @@
 // Options: --runs R (default 5) --fresh-runs F (default 5) --quick (R=2, F=1: to try it out)
 //          --no-ansible --no-write (print only) --wait-load L (wait until the 1-minute load
 //          average is below L before measuring; at most --wait-max-min minutes, default 60)
+//          --report-only (no measuring: render BENCHMARKS.md again from bench/results/latest.json)
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +44,13 @@ const UNTIL_ETCD = 'etcd.roll'; // host preparation, PKI and etcd: what the Ansi
 const say = (line) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)} load ${load1().toFixed(1)}] ${line}\n`);
 const secs = (ms) => `${(ms / 1000).toFixed(2)} s`;
 
+if (flag('--report-only')) {
+  const latest = JSON.parse(readFileSync(path.join(BENCH_DIR, 'results', 'latest.json'), 'utf8'));
+  const labMd = path.join(BENCH_DIR, 'lab-results.md');
+  writeBenchmarksMd(path.join(ROOT, 'BENCHMARKS.md'), renderReport(latest, existsSync(labMd) ? readFileSync(labMd, 'utf8') : null));
+  process.stdout.write('BENCHMARKS.md rendered again from bench/results/latest.json\n');
+  process.exit(0);
+}
 if (process.getuid?.() !== 0) {
   process.stderr.write('bench: run as root (the lab needs network namespaces and containers)\n');
   process.exit(2);
