@@ -34,7 +34,18 @@ export interface RelLab {
   address(node: string): string;
 }
 
-export async function startRelLab(namespace: string, subnet: string, dir: string, log?: (l: string) => void): Promise<RelLab> {
+/**
+ * Lab names and subnets are fixed per test file (they must not collide with other files). A second
+ * copy of the suite on the same machine (a developer's run while CI runs the same files) sets
+ * KUBI_REL_DEV=1: its labs get a `d` suffix and 10.170.x.0/24 instead of 10.169.x.0/24.
+ */
+function devVariant(namespace: string, subnet: string): { namespace: string; subnet: string } {
+  if (process.env.KUBI_REL_DEV !== '1') return { namespace, subnet };
+  return { namespace: `${namespace}d`, subnet: subnet.replace(/^10\.169\./, '10.170.') };
+}
+
+export async function startRelLab(baseNamespace: string, baseSubnet: string, dir: string, log?: (l: string) => void): Promise<RelLab> {
+  const { namespace, subnet } = devVariant(baseNamespace, baseSubnet);
   const inventory = path.join(dir, 'lab.yaml');
   const handle = await startLab({ nodes: 3, namespace, subnet, inventoryPath: inventory, ...(log ? { log } : {}) });
   const inv = parse(readFileSync(inventory, 'utf8')) as { cluster: { stateDir?: string } };

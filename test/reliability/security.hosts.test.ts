@@ -354,7 +354,7 @@ describe('security on lab nodes', () => {
   it('6. a rebuilt node (new host key): up stops before anything is sent; forget-host lets it through', async () => {
     const runs = path.join(lab.stateDir, 'runs');
     const before = new Set(readdirSync(runs));
-    await labRebuild('node3', { namespace: LAB, stateDir: lab.handle.stateDir }, () => undefined);
+    await labRebuild('node3', { namespace: lab.namespace, stateDir: lab.handle.stateDir }, () => undefined);
     const r = await kubi(lab, ['up', honest, '--until', 'etcd'], 300_000);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/node3/);
