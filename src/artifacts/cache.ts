@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Arch, Inventory } from '../inventory/schema.js';
-import { ensureDir, renameAtomic, writeFileAtomic } from '../pki/atomic.js';
+import { ensureDir, renameAtomic, writeFileAtomic } from '../fs-atomic.js';
 import { ArtifactError, artifactFor, mirrorUrl, type ArtifactSpec, type Component } from './catalogue.js';
 import { expectedSha256, sha256File } from './checksums.js';
 import { extractBinaries, type ExtractedBinary } from './extract.js';

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ensureDir } from '../pki/atomic.js';
+import { ensureDir, writeFileAtomic } from '../fs-atomic.js';
 import { ArtifactError } from './catalogue.js';
 import type { ResolvedArtifact } from './cache.js';
 import { sha256File } from './checksums.js';
@@ -189,13 +189,7 @@ export async function extractBinaries(artifact: ResolvedArtifact, cacheDir: stri
   return result;
 }
 
-/** Atomic (temp + rename); best effort: a cache directory we cannot write only costs hashing next time. */
+/** Atomic; best effort: a cache directory we cannot write only costs hashing next time. */
 async function writeManifest(root: string, manifest: Record<string, ManifestEntry>): Promise<void> {
-  const tmp = path.join(root, `${MANIFEST}.${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    await fs.writeFile(tmp, JSON.stringify(manifest) + '\n', { mode: 0o644 });
-    await fs.rename(tmp, path.join(root, MANIFEST));
-  } catch {
-    await fs.rm(tmp, { force: true });
-  }
+  await writeFileAtomic(path.join(root, MANIFEST), JSON.stringify(manifest) + '\n', 0o644).catch(() => undefined);
 }

@@ -6,7 +6,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
-import { ensureDir, writeFileAtomic } from './fs-atomic.js';
+import { ensureDir, writeFileAtomic } from '../fs-atomic.js';
 import type { Change } from './types.js';
 
 /** Resolve a state-relative path, refusing anything outside the state directory. */

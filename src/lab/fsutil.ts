@@ -1,27 +1,14 @@
 /**
- * Small file helpers of the lab: atomic writes (temp file + rename), private directories, sha256 of
- * files, and removing a tree only after nothing is mounted below it (a crashed debootstrap or
- * container can leave mounts behind; rm -rf through a live bind mount would delete the host's files).
+ * Small file helpers of the lab: sha256 of files, and removing a tree only after nothing is mounted
+ * below it (a crashed debootstrap or container can leave mounts behind; rm -rf through a live bind
+ * mount would delete the host's files). Atomic writes and private directories: src/fs-atomic.ts.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
 import type { LocalRunner } from './exec.js';
-
-export async function writeFileAtomic(file: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, content, { mode });
-  await chmod(tmp, mode);
-  await rename(tmp, file);
-}
-
-export async function mkdirPrivate(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
-}
 
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');

@@ -12,8 +12,8 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import net from 'node:net';
 import { KubiError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { netnsPrefix } from './exec.js';
-import { writeFileAtomic } from './fsutil.js';
 import { isAlive, processMatches, stopProcess } from './procs.js';
 
 /** The marker in the server's command line (with its repo dir) that proves a PID is ours. */

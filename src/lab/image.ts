@@ -10,8 +10,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import type { LocalRunner } from './exec.js';
-import { removeTree, writeFileAtomic } from './fsutil.js';
+import { removeTree } from './fsutil.js';
 import { hostDebianMirror } from './mirror.js';
 import { imageRecipe, recipeHash, withMyHostname, type ImageRecipe } from './image-recipe.js';
 

@@ -11,8 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument, stringify } from 'yaml';
 import { KubiError } from '../errors.js';
 import { DEFAULT_VERSIONS, type InventoryInput } from '../inventory/schema.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import type { Backend } from './config.js';
-import { writeFileAtomic } from './fsutil.js';
 import type { LabVersions } from './artifacts.js';
 
 export interface LabInventoryInput {
@@ -67,7 +67,7 @@ export function renderLabInventory(inv: InventoryInput, backend: Backend): strin
 }
 
 export async function writeLabInventory(file: string, inv: InventoryInput, backend: Backend): Promise<void> {
-  await writeFileAtomic(file, renderLabInventory(inv, backend), 0o644);
+  await writeFileAtomic(file, renderLabInventory(inv, backend), 0o644, { parentDirMode: 0o755 });
 }
 
 /** Change one host's address in an inventory file, keeping everything else as it is. */

@@ -11,12 +11,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
+import { ensureDir } from '../fs-atomic.js';
 import { ARTIFACT_DEBS, ensureArtifacts, type LabVersions } from './artifacts.js';
 import type { LabContext, NodeBackend } from './backend.js';
 import { containerBackend, lxcPath } from './container.js';
 import { addressAt, hostVethName, initialOffsets, nextFreeOffset, nodeName, REPO_PORT, resolveConfig, type Backend, type LabConfig, type LabOptions } from './config.js';
 import { LocalRunner, pasteable } from './exec.js';
-import { mkdirPrivate, mountsUnder, removeTree } from './fsutil.js';
+import { mountsUnder, removeTree } from './fsutil.js';
 import { canConnect, repoServerRunning, SERVER_MARKER, startRepoServer, stopRepoServer } from './http-server.js';
 import { imageRecipe, TOOL_INSTALLED_PACKAGES } from './image-recipe.js';
 import { ensureImage, ensureVmImage, hostArch, type LabImage, type VmImage } from './image.js';
@@ -77,7 +78,7 @@ export async function labUp(opts: LabOptions, say: Say = () => undefined): Promi
   const cfg = resolveConfig(opts);
   const timings: Record<string, number> = {};
   const started = Date.now();
-  await mkdirPrivate(cfg.stateDir);
+  await ensureDir(cfg.stateDir, 0o700);
   const runner = runnerFor(cfg.stateDir);
   runner.log(`=== lab up ${JSON.stringify({ ...cfg, subnet: cfg.subnet.cidr })}`);
 

@@ -11,8 +11,9 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { KubiError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import type { LocalRunner } from './exec.js';
-import { sha256, writeFileAtomic } from './fsutil.js';
+import { sha256 } from './fsutil.js';
 import { TOOL_INSTALLED_PACKAGES } from './image-recipe.js';
 import type { LabImage } from './image.js';
 

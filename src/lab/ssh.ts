@@ -9,15 +9,15 @@ import { existsSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
+import { ensureDir } from '../fs-atomic.js';
 import type { LocalRunner } from './exec.js';
-import { mkdirPrivate } from './fsutil.js';
 
 export function labKeyPath(stateDir: string): string {
   return path.join(stateDir, 'keys', 'id_ed25519');
 }
 
 export async function ensureKeyPair(keyPath: string, runner: LocalRunner): Promise<void> {
-  await mkdirPrivate(path.dirname(keyPath));
+  await ensureDir(path.dirname(keyPath), 0o700);
   if (existsSync(keyPath) && existsSync(`${keyPath}.pub`)) {
     await chmod(keyPath, 0o600);
     return;

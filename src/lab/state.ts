@@ -7,8 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import type { Backend } from './config.js';
-import { writeFileAtomic } from './fsutil.js';
 
 export interface NodeState {
   name: string;
@@ -79,7 +79,7 @@ export function writeState(state: LabState): Promise<void> {
   const file = stateFile(state.stateDir);
   const next = (queues.get(file) ?? Promise.resolve())
     .catch(() => undefined)
-    .then(() => writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, 0o600));
+    .then(() => writeFileAtomic(file, `${JSON.stringify(state, null, 2)}\n`, 0o600, { parentDirMode: 0o700 }));
   queues.set(file, next);
   return next;
 }

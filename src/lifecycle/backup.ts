@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
+import { ensureDir, writeFileAtomic } from '../fs-atomic.js';
 import { etcdMembers } from '../render/cluster.js';
 import { etcdPeerUrl } from '../render/etcd.js';
 import { quoteWord } from '../transport/quote.js';
@@ -57,8 +58,7 @@ export function parseSnapshotStatus(text: string): { revision: number | null; to
 
 /** Copy a directory tree: directories 0700, files 0600 (symlinks and special files are skipped). */
 export async function copyTree(from: string, to: string, skip: (name: string) => boolean = () => false): Promise<number> {
-  await fs.mkdir(to, { recursive: true, mode: 0o700 });
-  await fs.chmod(to, 0o700);
+  await ensureDir(to, 0o700);
   let count = 0;
   for (const entry of await fs.readdir(from, { withFileTypes: true })) {
     if (skip(entry.name)) continue;
@@ -140,13 +140,8 @@ else ETCDCTL_API=3 /usr/local/bin/etcdctl snapshot status ${quoteWord(remotePath
     });
   }
 
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  await fs.chmod(dir, 0o700);
-  const write = async (name: string, content: string | Buffer) => {
-    const tmp = path.join(dir, `.${name}.tmp`);
-    await fs.writeFile(tmp, content, { mode: 0o600 });
-    await fs.rename(tmp, path.join(dir, name));
-  };
+  await ensureDir(dir, 0o700);
+  const write = (name: string, content: string | Buffer) => writeFileAtomic(path.join(dir, name), content, 0o600);
   await write(SNAPSHOT_FILE, data);
   await write(`${SNAPSHOT_FILE}.sha256`, `${sum}  ${SNAPSHOT_FILE}\n`);
   const stateFiles = await copyTree(session.stateDir, path.join(dir, 'state'), (name) => NOT_COPIED.has(name) || path.join(session.stateDir, name) === dir);

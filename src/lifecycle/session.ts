@@ -98,7 +98,7 @@ export interface Session {
 /** Open a session, run `fn`, always close connections, the run log and the lock. */
 export async function withSession<T>(opts: SessionOptions, fn: (s: Session) => Promise<T>): Promise<T> {
   await import('../steps/index.js'); // registers the built-in steps
-  const { ensureDir } = await import('../engine/fs-atomic.js');
+  const { ensureDir } = await import('../fs-atomic.js');
   const lockMod = await import('../engine/lock.js');
   const { RunLog } = await import('../engine/runlog.js');
   const { loadPlaybook } = await import('../engine/playbook.js');

@@ -22,4 +22,3 @@ export {
   formatCertReport,
   type PkiStoreOptions,
 } from './store.js';
-export { writeFileAtomic } from './atomic.js';

@@ -12,7 +12,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
-import { ensureDir, writeFileAtomic } from './atomic.js';
+import { ensureDir, writeFileAtomic } from '../fs-atomic.js';
 import { leafReissueReasons, isoDay } from './compare.js';
 import { createCa, inspectCert, issueLeaf, loadCa, type LoadedCa } from './crypto.js';
 import type { CaSpec, CertReportEntry, CertSpec, EnsureResult, LeafSpec } from './types.js';

@@ -13,10 +13,11 @@
  * Pure parts: parse/format, fingerprints, the decision (`decideHostKey`). Effects: `KnownHostsFile`
  * (read, upsert, remove under an in-process lock) and `forgetHost`.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { KubiError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 
 export const KNOWN_HOSTS_FILE = 'known_hosts';
 
@@ -225,35 +226,6 @@ export function hostKeyUnknownError(args: { host: string; address: string; port:
   );
 }
 
-/** Write a file atomically: temp file in the same directory, fsync, rename, fsync the directory. */
-export async function writeFileAtomic(file: string, content: string | Buffer, mode: number): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await fs.open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(content);
-    await fh.chmod(mode);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-  await fh.close();
-  try {
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-  const dh = await fs.open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
-
 const locks = new Map<string, Promise<unknown>>();
 
 /** Run `fn` while holding the in-process lock of `key` (serialises read-modify-write of one file). */
@@ -319,8 +291,7 @@ export class KnownHostsFile {
   }
 
   private async write(doc: KnownHostsDoc): Promise<void> {
-    await fs.mkdir(path.dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.path, formatKnownHosts(doc), 0o600);
+    await writeFileAtomic(this.path, formatKnownHosts(doc), 0o600, { parentDirMode: 0o700 });
   }
 }
 

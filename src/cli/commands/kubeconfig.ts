@@ -48,7 +48,7 @@ export function mergeTarget(env: NodeJS.ProcessEnv, home: string): string {
 
 export async function kubeconfigCommand(file: string, opts: KubeconfigOptions, cli: CliContext, deps: KubeconfigDeps): Promise<number> {
   const { EXIT, KubiError, describeError } = await import('../../errors.js');
-  const { ensureDir, writeFileAtomic } = await import('../../engine/fs-atomic.js');
+  const { ensureDir, writeFileAtomic } = await import('../../fs-atomic.js');
   const { RunLog } = await import('../../engine/runlog.js');
   const { readFile, mkdir } = await import('node:fs/promises');
   const { redactor } = await import('../../redact.js');

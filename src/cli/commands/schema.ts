@@ -3,8 +3,6 @@
  * fields with defaults are optional), or write it atomically to FILE. The committed copy at
  * schema/inventory.schema.json is written with `npm run schema:write`.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../output.js';
 
@@ -20,19 +18,8 @@ export function register(program: Command, cli: CliContext): void {
         cli.output.out(text);
         return;
       }
-      await writeFileAtomic(opts.output, text);
+      const { writeFileAtomic } = await import('../../fs-atomic.js');
+      await writeFileAtomic(opts.output, text, 0o644);
       cli.output.errLine(`wrote ${opts.output}`);
     });
-}
-
-/** Write via a temp file in the same directory, then rename (readers never see half a file). */
-async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    await fs.writeFile(tmp, text, { mode: 0o644 });
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
 }

@@ -146,7 +146,7 @@ export async function parseVerifyOptions(opts: VerifyCommandOptions): Promise<{ 
 
 export async function verifyCommand(file: string, opts: VerifyCommandOptions, cli: CliContext, deps: VerifyDeps): Promise<number> {
   const { EXIT, KubiError } = await import('../../errors.js');
-  const { ensureDir } = await import('../../engine/fs-atomic.js');
+  const { ensureDir } = await import('../../fs-atomic.js');
   const lockMod = await import('../../engine/lock.js');
   const { RunLog } = await import('../../engine/runlog.js');
   const { createSmokeContext } = await import('../../smoke/context.js');

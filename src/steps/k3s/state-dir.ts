@@ -2,7 +2,7 @@
  * Reading the cluster's state directory from the k3s and CNI steps (the token, the pod subnet
  * allocation). This is the one place under src/steps/{k3s,cni} that touches the local file
  * system, on purpose and read-only: writes go through the engine's atomic writers
- * (src/engine/apply-local.ts, src/engine/fs-atomic.ts).
+ * (src/engine/apply-local.ts, src/fs-atomic.ts).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { insideStateDir } from '../../engine/apply-local.js';

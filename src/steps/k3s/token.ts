@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { KubiError } from '../../errors.js';
-import { writeFileAtomic } from '../../engine/fs-atomic.js';
+import { writeFileAtomic } from '../../fs-atomic.js';
 import { insideStateDir } from '../../engine/apply-local.js';
 import type { Change, ClusterContext, LocalStep } from '../../engine/types.js';
 import { redactor } from '../../redact.js';
