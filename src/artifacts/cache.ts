@@ -6,7 +6,10 @@
  *   with its checksum file; written to a temp file, verified by sha256, then renamed into place.
  *   A cached file is verified again on every resolve (a damaged one is downloaded again).
  * - offline: the file is read from the offline directory (same layout), its checksum still verified.
- * A file whose sha256 does not match its checksum file is refused, never returned.
+ * A file whose sha256 does not match its checksum file is refused, never returned. The sha256 of
+ * a local file comes from a record under `<cacheDir>/verified/` while the file is provably
+ * untouched (hash-record.ts), so a converged run does not hash every archive again; the checksum
+ * file itself is read and compared every time.
  * Within one resolver a key (component, version, arch) is resolved once, even when asked concurrently.
  */
 import { randomBytes, createHash } from 'node:crypto';
@@ -18,8 +21,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Arch, Inventory } from '../inventory/schema.js';
 import { ensureDir, renameAtomic, writeFileAtomic } from '../fs-atomic.js';
 import { ArtifactError, artifactFor, mirrorUrl, type ArtifactSpec, type Component } from './catalogue.js';
-import { expectedSha256, sha256File } from './checksums.js';
+import { expectedSha256 } from './checksums.js';
 import { extractBinaries, type ExtractedBinary } from './extract.js';
+import { fileIdentity, recordedSha256, writeRecord, type RecordMode } from './hash-record.js';
 
 export type ArtifactSource =
   | { kind: 'upstream'; cacheDir: string }
@@ -46,6 +50,11 @@ export interface ResolverOptions {
    * `artifact-not-cached` error and nothing is written. Default true.
    */
   allowDownload?: boolean;
+  /**
+   * sha256 records of verified local files (see hash-record.ts): 'read' uses them but writes
+   * none, 'off' always hashes. Default: 'read-write', or 'read' when allowDownload is false.
+   */
+  hashRecords?: RecordMode;
 }
 
 /** ~/.cache/kubi-provision/artifacts, honouring $XDG_CACHE_HOME. */
@@ -93,6 +102,7 @@ export class ArtifactResolver {
   private readonly fetchFn: typeof fetch;
   private readonly timeoutMs: number;
   private readonly allowDownload: boolean;
+  private readonly hashRecords: RecordMode;
   private readonly memo = new Map<string, Promise<ResolvedArtifact>>();
 
   constructor(source: ArtifactSource, opts: ResolverOptions = {}) {
@@ -100,6 +110,17 @@ export class ArtifactResolver {
     this.fetchFn = opts.fetch ?? fetch;
     this.timeoutMs = opts.timeoutMs ?? 10 * 60 * 1000;
     this.allowDownload = opts.allowDownload ?? true;
+    this.hashRecords = opts.hashRecords ?? (this.allowDownload ? 'read-write' : 'read');
+  }
+
+  /** where the sha256 records of verified files live (hash-record.ts) */
+  get recordDir(): string {
+    return path.join(this.cacheDir, 'verified');
+  }
+
+  /** sha256 and size of a local file (from its record while the file is untouched) */
+  private hashOf(file: string): Promise<{ sha256: string; size: number }> {
+    return recordedSha256(file, { dir: this.recordDir, mode: this.hashRecords });
   }
 
   get cacheDir(): string {
@@ -149,9 +170,9 @@ export class ArtifactResolver {
       );
     }
     const expected = expectedSha256(spec, await fs.readFile(sumFile, 'utf8'));
-    const actual = await sha256File(file);
-    if (actual !== expected) throw mismatch(file, actual, expected, spec);
-    return { spec, path: file, sha256: actual, size: (await fs.stat(file)).size, origin: 'offline' };
+    const actual = await this.hashOf(file);
+    if (actual.sha256 !== expected) throw mismatch(file, actual.sha256, expected, spec);
+    return { spec, path: file, sha256: actual.sha256, size: actual.size, origin: 'offline' };
   }
 
   private urls(spec: ArtifactSpec): { file: string; sums: string } {
@@ -172,8 +193,8 @@ export class ArtifactResolver {
     const cached = (await exists(sumFile)) && (await exists(file));
     if (cached) {
       const expected = expectedSha256(spec, await fs.readFile(sumFile, 'utf8'));
-      const actual = await sha256File(file);
-      if (actual === expected) return { spec, path: file, sha256: actual, size: (await fs.stat(file)).size, origin: 'cache' };
+      const actual = await this.hashOf(file);
+      if (actual.sha256 === expected) return { spec, path: file, sha256: actual.sha256, size: actual.size, origin: 'cache' };
     }
     if (!this.allowDownload) {
       throw new ArtifactError(
@@ -191,8 +212,8 @@ export class ArtifactResolver {
     const expected = expectedSha256(spec, await fs.readFile(sumFile, 'utf8'));
 
     if (await exists(file)) {
-      const actual = await sha256File(file);
-      if (actual === expected) return { spec, path: file, sha256: actual, size: (await fs.stat(file)).size, origin: 'cache' };
+      const actual = await this.hashOf(file);
+      if (actual.sha256 === expected) return { spec, path: file, sha256: actual.sha256, size: actual.size, origin: 'cache' };
       await fs.rm(file, { force: true }); // damaged cache entry: fetch it again
     }
 
@@ -202,6 +223,8 @@ export class ArtifactResolver {
       if (sha256 !== expected) throw mismatch(urls.file, sha256, expected, spec);
       await fs.chmod(tmp, 0o644);
       await renameAtomic(tmp, file);
+      // hashed as it was written: record it, so the next run need not hash it
+      if (this.hashRecords === 'read-write') await writeRecord(this.recordDir, file, (await fileIdentity(file)).text, sha256);
       return { spec, path: file, sha256, size, origin: 'download' };
     } finally {
       await fs.rm(tmp, { force: true });

@@ -8,9 +8,12 @@
  * Only regular files are taken; symlinks in an archive are never followed.
  *
  * The sha256 of each extracted binary is kept in `.sha256-manifest.json` beside them, with the
- * file's stat identity (size, inode, mtime and ctime in nanoseconds): later runs take the sha256
- * from there while the identity is unchanged, instead of hashing ~170 MiB of binaries every run
- * (bench/: ~0.25 s of CPU per converged `up`). Any change to a file changes its ctime.
+ * file's stat identity (device, inode, size, mtime and ctime in nanoseconds; see hash-record.ts):
+ * later runs take the sha256 from there while the identity is unchanged, instead of hashing ~170 MiB of binaries every run (bench/: ~0.25 s of CPU per
+ * converged `up`). Any change to a file changes its ctime.
+ *
+ * `readOnly` (plan mode): an archive already unpacked under the cache is used as it is (its
+ * manifest read, never written); one that is not yet gives null, and nothing is written.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +23,7 @@ import { promisify } from 'node:util';
 import { ensureDir, writeFileAtomic } from '../fs-atomic.js';
 import { ArtifactError } from './catalogue.js';
 import type { ResolvedArtifact } from './cache.js';
-import { sha256File } from './checksums.js';
+import { fileIdentity, hashAndIdentify } from './hash-record.js';
 
 const execFileP = promisify(execFile);
 const COMPLETE = '.complete';
@@ -38,12 +41,6 @@ async function readManifest(root: string): Promise<Record<string, ManifestEntry>
   } catch {
     return {};
   }
-}
-
-/** size, inode, mtime and ctime (ns): changes whenever the file's content can have changed */
-async function identityOf(file: string): Promise<string> {
-  const st = await fs.stat(file, { bigint: true });
-  return `${st.size} ${st.ino} ${st.mtimeNs} ${st.ctimeNs}`;
 }
 
 export interface ExtractedBinary {
@@ -67,16 +64,21 @@ async function regularFiles(root: string, rel = ''): Promise<{ rel: string; mode
   return out;
 }
 
+function extractionDir(artifact: ResolvedArtifact, cacheDir: string): { parent: string; target: string } {
+  const parent = path.join(cacheDir, 'extracted', artifact.spec.relativeDir);
+  return { parent, target: path.join(parent, `${artifact.spec.fileName}-${artifact.sha256.slice(0, 16)}`) };
+}
+
+async function isUnpacked(target: string): Promise<boolean> {
+  return fs.access(path.join(target, COMPLETE)).then(
+    () => true,
+    () => false,
+  );
+}
+
 async function unpack(artifact: ResolvedArtifact, cacheDir: string): Promise<string> {
-  const { spec } = artifact;
-  const parent = path.join(cacheDir, 'extracted', spec.relativeDir);
-  const target = path.join(parent, `${spec.fileName}-${artifact.sha256.slice(0, 16)}`);
-  try {
-    await fs.access(path.join(target, COMPLETE));
-    return target;
-  } catch {
-    // not extracted yet
-  }
+  const { parent, target } = extractionDir(artifact, cacheDir);
+  if (await isUnpacked(target)) return target;
   await ensureDir(parent, 0o755);
   const tmp = path.join(parent, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(tmp, { mode: 0o755 });
@@ -116,12 +118,19 @@ function findMember(files: { rel: string }[], member: string): string | null {
   return byBase.length === 1 ? (byBase[0] as { rel: string }).rel : null;
 }
 
+export interface ExtractOptions {
+  /** plan mode: write nothing; null when the archive is not unpacked under `cacheDir` yet */
+  readOnly?: boolean;
+}
+
 /**
  * The binaries of a resolved artifact, keyed by install path. A bare binary maps to itself; an
  * archive is unpacked once under `cacheDir`. A required member that is missing is an error
  * naming what the archive does contain.
  */
-export async function extractBinaries(artifact: ResolvedArtifact, cacheDir: string): Promise<Map<string, ExtractedBinary>> {
+export async function extractBinaries(artifact: ResolvedArtifact, cacheDir: string): Promise<Map<string, ExtractedBinary>>;
+export async function extractBinaries(artifact: ResolvedArtifact, cacheDir: string, opts: ExtractOptions): Promise<Map<string, ExtractedBinary> | null>;
+export async function extractBinaries(artifact: ResolvedArtifact, cacheDir: string, opts: ExtractOptions = {}): Promise<Map<string, ExtractedBinary> | null> {
   const { spec } = artifact;
   const result = new Map<string, ExtractedBinary>();
   if (spec.kind === 'binary') {
@@ -138,25 +147,31 @@ export async function extractBinaries(artifact: ResolvedArtifact, cacheDir: stri
     return result;
   }
 
-  const root = await unpack(artifact, cacheDir);
+  let root: string;
+  if (opts.readOnly) {
+    root = extractionDir(artifact, cacheDir).target;
+    if (!(await isUnpacked(root))) return null;
+  } else root = await unpack(artifact, cacheDir);
   const files = (await regularFiles(root)).filter((f) => f.rel !== COMPLETE && f.rel !== MANIFEST);
   const manifest = await readManifest(root);
   let manifestChanged = false;
   const add = async (rel: string, installPath: string, mode: number) => {
     const localPath = path.join(root, rel);
-    const st = await fs.stat(localPath);
-    const identity = await identityOf(localPath);
+    const identity = await fileIdentity(localPath);
     const known = manifest[rel];
-    let sha256 = known && known.identity === identity && /^[0-9a-f]{64}$/.test(known.sha256) ? known.sha256 : null;
+    let sha256 = known && known.identity === identity.text && /^[0-9a-f]{64}$/.test(known.sha256) ? known.sha256 : null;
+    let size = identity.size;
     if (sha256 === null) {
-      sha256 = await sha256File(localPath);
+      const h = await hashAndIdentify(localPath);
+      sha256 = h.sha256;
+      size = h.identity.size;
       // recorded only when the file did not change while it was hashed
-      if ((await identityOf(localPath)) === identity) {
-        manifest[rel] = { identity, sha256 };
+      if (h.recordable) {
+        manifest[rel] = { identity: h.identity.text, sha256 };
         manifestChanged = true;
       }
     }
-    result.set(installPath, { installPath, localPath, sha256, size: st.size, mode });
+    result.set(installPath, { installPath, localPath, sha256, size, mode });
   };
   for (const rule of spec.installs) {
     if (rule.kind === 'file') {
@@ -185,7 +200,7 @@ export async function extractBinaries(artifact: ResolvedArtifact, cacheDir: stri
       }
     }
   }
-  if (manifestChanged) await writeManifest(root, manifest);
+  if (manifestChanged && !opts.readOnly) await writeManifest(root, manifest);
   return result;
 }
 

@@ -2,32 +2,90 @@
  * Workstation side of binary distribution (the one module under src/steps/ that touches the
  * local file system, on purpose: it turns verified artifacts from src/artifacts into the file
  * contents host steps upload). Per run, one ArtifactResolver over the inventory's source, and per
- * (component, version, arch) the binaries loaded once into memory with their sha256.
+ * (component, version, arch) the binaries with their verified sha256. A binary's bytes are read
+ * on first access to its `content` (once per run, shared by every host), checked against that
+ * sha256: a converged run compares sha256s only and never reads the ~170 MiB of binaries.
  *
  * Plan mode writes nothing locally: an artifact that is in the offline directory or already in
- * the cache is verified and unpacked into a private temporary directory (removed at once); one
- * that would need a download is reported as pending (`up` downloads it).
+ * the cache is verified (sha256 records read, never written) and its binaries taken from the
+ * archive already unpacked under the cache, or, when it is not unpacked yet, from a private
+ * temporary directory (removed at once); one that would need a download is reported as pending
+ * (`up` downloads it).
  */
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  ArtifactError,
   ArtifactResolver,
   artifactFor,
   extractBinaries,
   sourceFromInventory,
   type ArtifactSource,
   type Component,
+  type ExtractedBinary,
 } from '../../artifacts/index.js';
 import type { ClusterContext } from '../../engine/types.js';
 import type { Arch } from '../../inventory/schema.js';
-import { rememberSha256 } from '../lib/files.js';
+import { rememberSha256, type DesiredFile } from '../lib/files.js';
 
 export interface LoadedBinary {
   installPath: string;
-  content: Buffer;
+  /** the local file the bytes come from */
+  localPath: string;
+  /** the bytes: read on first access (synchronously), checked against `sha256`, then kept */
+  readonly content: Buffer;
   sha256: string;
   mode: number;
+}
+
+/** A verified binary whose bytes are read on first use; a file that no longer has the verified sha256 is refused. */
+function lazyBinary(b: ExtractedBinary): LoadedBinary {
+  let bytes: Buffer | undefined;
+  return {
+    installPath: b.installPath,
+    localPath: b.localPath,
+    sha256: b.sha256,
+    mode: b.mode,
+    get content(): Buffer {
+      if (bytes === undefined) {
+        const read = readFileSync(b.localPath);
+        const actual = createHash('sha256').update(read).digest('hex');
+        if (actual !== b.sha256) {
+          throw new ArtifactError(
+            'artifact-checksum-mismatch',
+            `${b.localPath} changed after it was verified: its sha256 is ${actual}, expected ${b.sha256}`,
+            'something wrote into the artifact cache during the run: it was not installed. Run again (the artifact is verified again)',
+          );
+        }
+        rememberSha256(read, actual);
+        bytes = read;
+      }
+      return bytes;
+    },
+  };
+}
+
+/**
+ * The desired file of a binary on a host (root:root, at its install path with its mode unless
+ * told otherwise). `content` stays lazy: planning compares `sha256`. Never spread this object
+ * (`{ ...file }` would read the bytes); pass it on as it is.
+ */
+export function binaryFile(
+  b: LoadedBinary,
+  opts: { path?: string; mode?: number; owner?: string; group?: string } = {},
+): DesiredFile & { content: Buffer; sha256: string } {
+  return {
+    path: opts.path ?? b.installPath,
+    get content(): Buffer {
+      return b.content;
+    },
+    sha256: b.sha256,
+    mode: opts.mode ?? b.mode,
+    owner: opts.owner ?? 'root',
+    group: opts.group ?? 'root',
+  };
 }
 
 export type BinarySet =
@@ -49,7 +107,10 @@ export function artifactSource(cluster: ClusterContext): ArtifactSource {
 function runOf(cluster: ClusterContext): RunArtifacts {
   let r = runs.get(cluster);
   if (!r) {
-    r = { resolver: new ArtifactResolver(artifactSource(cluster)), sets: new Map() };
+    r = {
+      resolver: new ArtifactResolver(artifactSource(cluster), { hashRecords: cluster.mode === 'plan' ? 'read' : 'read-write' }),
+      sets: new Map(),
+    };
     runs.set(cluster, r);
   }
   return r;
@@ -78,28 +139,25 @@ async function load(cluster: ClusterContext, component: Component, version: stri
       return { state: 'pending', reason: `${spec.fileName} is not in the local cache yet (up downloads and verifies it)` };
     }
     const artifact = await resolver.resolve(component, version, arch); // verified, nothing written
+    const unpacked = await extractBinaries(artifact, resolver.cacheDir, { readOnly: true });
+    if (unpacked) return { state: 'ready', binaries: loadAll([...unpacked.values()]), origin: artifact.spec.fileName };
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'kubi-plan-'));
     try {
       const extracted = await extractBinaries(artifact, tmp);
-      return { state: 'ready', binaries: await readAll([...extracted.values()]), origin: artifact.spec.fileName };
+      const binaries = loadAll([...extracted.values()]);
+      for (const bin of binaries) void bin.content; // read now: the temporary directory goes away
+      return { state: 'ready', binaries, origin: artifact.spec.fileName };
     } finally {
       await fs.rm(tmp, { recursive: true, force: true });
     }
   }
   const artifact = await resolver.resolve(component, version, arch);
   const extracted = await extractBinaries(artifact, resolver.cacheDir);
-  return { state: 'ready', binaries: await readAll([...extracted.values()]), origin: artifact.spec.fileName };
+  return { state: 'ready', binaries: loadAll([...extracted.values()]), origin: artifact.spec.fileName };
 }
 
-async function readAll(list: { installPath: string; localPath: string; sha256: string; size: number; mode: number }[]): Promise<LoadedBinary[]> {
-  const out: LoadedBinary[] = [];
-  for (const b of list.sort((x, y) => x.installPath.localeCompare(y.installPath))) {
-    const content = await fs.readFile(b.localPath);
-    // extractBinaries hashed this very file a moment ago: planning on every host need not hash it again
-    if (content.length === b.size) rememberSha256(content, b.sha256);
-    out.push({ installPath: b.installPath, content, sha256: b.sha256, mode: b.mode });
-  }
-  return out;
+function loadAll(list: ExtractedBinary[]): LoadedBinary[] {
+  return [...list].sort((x, y) => x.installPath.localeCompare(y.installPath)).map(lazyBinary);
 }
 
 /** The binaries of one component for one architecture in this run (loaded once per run). */

@@ -7,7 +7,7 @@ import type { Change, LocalStep, StepContext } from '../../engine/types.js';
 import type { Arch } from '../../inventory/schema.js';
 import { artifactFor } from '../../artifacts/index.js';
 import type { DesiredFile } from '../lib/index.js';
-import { artifactAvailableLocally, artifactSource, binariesFor, forgetLoaded } from './binaries.js';
+import { artifactAvailableLocally, artifactSource, binariesFor, binaryFile, forgetLoaded } from './binaries.js';
 
 /** A binary to install, with the sha256 the artifact already verified (40 MB are not hashed again per host). */
 export type DesiredBinary = DesiredFile & { content: Buffer; sha256: string };
@@ -20,7 +20,7 @@ export async function etcdBinaryFiles(ctx: Pick<StepContext, 'cluster' | 'host' 
   const set = await binariesFor(ctx.cluster, 'etcd', version, ctx.facts.arch as Arch);
   if (set.state === 'pending') return { files: [], pending: set.reason };
   return {
-    files: set.binaries.map((b) => ({ path: b.installPath, content: b.content, sha256: b.sha256, mode: b.mode, owner: 'root', group: 'root' })),
+    files: set.binaries.map((b) => binaryFile(b)),
     pending: null,
   };
 }

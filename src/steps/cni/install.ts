@@ -7,7 +7,7 @@ import type { Change, Step, StepContext } from '../../engine/types.js';
 import type { Arch } from '../../inventory/schema.js';
 import { CNI_DIRS } from '../../render/containerd.js';
 import { observeFiles, planDirs, planFiles, type DesiredDir, type DesiredFile, type Observation } from '../lib/index.js';
-import { binariesFor } from '../artifacts/binaries.js';
+import { binariesFor, binaryFile } from '../artifacts/binaries.js';
 
 const root = { owner: 'root', group: 'root' } as const;
 export const CNI_BIN_DIR: DesiredDir = { path: CNI_DIRS.bridge.bin, mode: 0o755, ...root };
@@ -19,7 +19,7 @@ export async function cniPlugins(ctx: Pick<StepContext, 'cluster' | 'facts' | 'h
   const arch = (ctx.facts.arch === 'unknown' ? (ctx.host.arch ?? 'unknown') : ctx.facts.arch) as Arch;
   const set = await binariesFor(ctx.cluster, 'cni', version, arch);
   if (set.state === 'pending') return { files: [], pending: set.reason };
-  return { files: set.binaries.map((b) => ({ path: b.installPath, content: b.content, mode: b.mode, ...root })), pending: null };
+  return { files: set.binaries.map((b) => binaryFile(b, root)), pending: null };
 }
 
 export const cniInstall: Step<Observation | null> = {

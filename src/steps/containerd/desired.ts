@@ -9,7 +9,7 @@ import type { ClusterContext, StepContext } from '../../engine/types.js';
 import type { Arch } from '../../inventory/schema.js';
 import { CONTAINERD_PATHS, containerdFiles } from '../../render/containerd.js';
 import type { DesiredDir, DesiredFile, DesiredService } from '../lib/index.js';
-import { artifactAvailableLocally, artifactSource, binariesFor } from '../artifacts/binaries.js';
+import { artifactAvailableLocally, artifactSource, binariesFor, binaryFile } from '../artifacts/binaries.js';
 
 export const CONTAINERD_UNIT = 'containerd.service';
 export const CRICTL_PATH = '/usr/local/bin/crictl';
@@ -49,14 +49,14 @@ async function binaries(ctx: Pick<StepContext, 'cluster' | 'facts' | 'host'>): P
   ] as const) {
     const set = await binariesFor(cluster, component, version, arch);
     if (set.state === 'pending') pending.push(`${component} ${version}: ${set.reason}`);
-    else for (const b of set.binaries) files.push({ path: b.installPath, content: b.content, mode: b.mode, ...root });
+    else for (const b of set.binaries) files.push(binaryFile(b, root));
   }
   let crictl = false;
   const crictlVersion = crictlVersionFor(v.k3s);
   if (crictlVersion && (await artifactAvailableLocally(artifactSource(cluster), 'crictl', crictlVersion, arch))) {
     const set = await binariesFor(cluster, 'crictl', crictlVersion, arch);
     if (set.state === 'ready') {
-      for (const b of set.binaries) files.push({ path: b.installPath, content: b.content, mode: b.mode, ...root });
+      for (const b of set.binaries) files.push(binaryFile(b, root));
       crictl = true;
     }
   }

@@ -19,10 +19,11 @@ export function planBinaries(binaries: readonly DesiredBinary[], obs: Observatio
   const changes: Change[] = [];
   for (const b of binaries) {
     const have = obs.files.get(b.path);
-    const base = { kind: 'file' as const, path: b.path, content: b.content, mode: b.mode & 0o7777, ...(b.owner ? { owner: b.owner } : {}), ...(b.group ? { group: b.group } : {}) };
-    if (!have || have.type === 'missing') changes.push({ ...base, action: 'create' });
-    else if (have.sha256 !== b.sha256) changes.push({ ...base, action: 'update' });
-    else if (have.mode !== (b.mode & 0o7777) || (b.owner && have.owner !== b.owner) || (b.group && have.group !== b.group)) changes.push({ ...base, action: 'chmod' });
+    // `content` only for a change: it is loaded on first access (src/steps/artifacts/binaries.ts)
+    const base = () => ({ kind: 'file' as const, path: b.path, content: b.content, mode: b.mode & 0o7777, ...(b.owner ? { owner: b.owner } : {}), ...(b.group ? { group: b.group } : {}) });
+    if (!have || have.type === 'missing') changes.push({ ...base(), action: 'create' });
+    else if (have.sha256 !== b.sha256) changes.push({ ...base(), action: 'update' });
+    else if (have.mode !== (b.mode & 0o7777) || (b.owner && have.owner !== b.owner) || (b.group && have.group !== b.group)) changes.push({ ...base(), action: 'chmod' });
   }
   return changes;
 }

@@ -16,7 +16,7 @@ import type { Change, ClusterContext, LocalStep, StepContext } from '../../engin
 import type { Arch } from '../../inventory/schema.js';
 import { kubeNodes } from '../../render/cluster.js';
 import type { DesiredFile } from '../lib/index.js';
-import { artifactAvailableLocally, artifactSource, binariesFor, forgetLoaded } from '../artifacts/binaries.js';
+import { artifactAvailableLocally, artifactSource, binariesFor, binaryFile, forgetLoaded } from '../artifacts/binaries.js';
 
 export const K3S_BINARY_PATH = '/usr/local/bin/k3s';
 
@@ -94,7 +94,7 @@ export async function k3sBinary(ctx: Pick<StepContext, 'cluster' | 'facts' | 'ho
   if (set.state === 'pending') return { state: 'pending', reason: set.reason };
   const bin = set.binaries.find((b) => b.installPath === K3S_BINARY_PATH) ?? set.binaries[0];
   if (!bin) throw missingK3sError(cluster, arch);
-  return { state: 'ready', file: { path: K3S_BINARY_PATH, content: bin.content, mode: 0o755, owner: 'root', group: 'root' } };
+  return { state: 'ready', file: binaryFile(bin, { path: K3S_BINARY_PATH, mode: 0o755 }) };
 }
 
 export interface K3sArtifactStatus {

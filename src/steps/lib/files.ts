@@ -18,6 +18,12 @@ export interface DesiredFile {
   group?: string;
   /** keys, tokens: content never shown, never read back */
   secret?: boolean;
+  /**
+   * sha256 of `content` when already known (verified binaries): planning compares it and reads
+   * `content` only for a change, so a lazily loaded content (src/steps/artifacts/binaries.ts) is
+   * never loaded on a converged host
+   */
+  sha256?: string;
 }
 
 export interface DesiredDir {
@@ -44,6 +50,11 @@ export function sha256(content: string | Buffer): string {
     bufferSha256.set(content, hex);
   }
   return hex;
+}
+
+/** sha256 of a desired file's content: the known one, or hashed (memoized for large Buffers). */
+export function contentSha256(d: { content: string | Buffer; sha256?: string | undefined }): string {
+  return d.sha256 ?? sha256(d.content);
 }
 
 /** Record a Buffer's sha256 computed elsewhere from the same bytes (a verified artifact), so `sha256()` need not hash it again. */
@@ -85,7 +96,8 @@ export function planFiles(desired: readonly DesiredFile[], obs: Observation): Ch
   for (const d of desired) {
     const have = observed(obs, d.path);
     const mode = d.mode & 0o7777;
-    const base = {
+    // `content` is touched only when a change is made (it may be loaded on first access)
+    const base = () => ({
       kind: 'file' as const,
       path: d.path,
       content: d.content,
@@ -93,9 +105,9 @@ export function planFiles(desired: readonly DesiredFile[], obs: Observation): Ch
       ...(d.owner !== undefined ? { owner: d.owner } : {}),
       ...(d.group !== undefined ? { group: d.group } : {}),
       ...(d.secret ? { secret: true } : {}),
-    };
+    });
     if (have.type === 'missing') {
-      changes.push({ ...base, action: 'create', ...(d.secret ? {} : { before: null }) });
+      changes.push({ ...base(), action: 'create', ...(d.secret ? {} : { before: null }) });
       continue;
     }
     if (have.type !== 'file') {
@@ -103,11 +115,11 @@ export function planFiles(desired: readonly DesiredFile[], obs: Observation): Ch
         hint: `move it out of the way; the tool manages ${d.path} as a regular file`,
       });
     }
-    if (have.sha256 !== sha256(d.content)) {
+    if (have.sha256 !== contentSha256(d)) {
       const before = !d.secret && have.content ? asText(have.content) : undefined;
-      changes.push({ ...base, action: 'update', ...(before !== undefined ? { before } : {}) });
+      changes.push({ ...base(), action: 'update', ...(before !== undefined ? { before } : {}) });
     } else if (have.mode !== mode || ownershipDiffers(d, have)) {
-      changes.push({ ...base, action: 'chmod' });
+      changes.push({ ...base(), action: 'chmod' });
     }
   }
   return changes;

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Change } from '../../engine/types.js';
-import { sha256, type DesiredFile } from './files.js';
+import { contentSha256, type DesiredFile } from './files.js';
 import type { Observation } from './observe.js';
 
 export const FINGERPRINT_DIR = '/var/lib/kubi-provision/fingerprints';
@@ -19,7 +19,7 @@ export interface DesiredService {
   /** default true */
   running?: boolean;
   /** what the running service depends on: a change of any restarts it */
-  inputs?: { files?: readonly Pick<DesiredFile, 'path' | 'content' | 'mode'>[]; extra?: readonly string[] };
+  inputs?: { files?: readonly Pick<DesiredFile, 'path' | 'content' | 'mode' | 'sha256'>[]; extra?: readonly string[] };
   /** how to pick up changed inputs (default restart) */
   onChange?: 'restart' | 'reload';
   /** default FINGERPRINT_DIR/<unit> */
@@ -44,7 +44,7 @@ export function fingerprintOf(s: DesiredService): string | null {
   const extra = s.inputs?.extra ?? [];
   if (files.length === 0 && extra.length === 0) return null;
   const h = createHash('sha256');
-  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) h.update(`file\0${f.path}\0${sha256(f.content)}\0${(f.mode & 0o7777).toString(8)}\n`);
+  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) h.update(`file\0${f.path}\0${contentSha256(f)}\0${(f.mode & 0o7777).toString(8)}\n`);
   for (const x of [...extra].sort()) h.update(`extra\0${x}\n`);
   return h.digest('hex');
 }
