@@ -4,9 +4,7 @@
  * through the one handler in ./errors.ts (0 ok, 1 a run failed, 2 invalid input or usage).
  *
  * Adding a command: write src/cli/commands/<name>.ts exporting `register(program, cli)` (see
- * CommandModule in ./output.ts), then add one import and one entry to COMMANDS below. A real
- * command with the same name as a stub replaces the stub automatically (stubs register last and
- * skip names already taken). Keep imports here light: command modules import their
+ * CommandModule in ./output.ts), then add one import and one entry to COMMANDS below. Keep imports here light: command modules import their
  * implementation lazily inside the action, so startup stays fast.
  */
 import { createRequire } from 'node:module';
@@ -15,7 +13,6 @@ import { EXIT } from '../errors.js';
 import { reportError } from './errors.js';
 import { createOutput, type CliContext, type CommandModule } from './output.js';
 import * as schemaCommand from './commands/schema.js';
-import * as stubs from './commands/stubs.js';
 import * as validateCommand from './commands/validate.js';
 import * as kubeconfigCommand from './commands/kubeconfig.js';
 import * as runCommands from './commands/run.js';
@@ -28,7 +25,7 @@ import * as restoreCommand from './commands/restore.js';
 import * as forgetHostCommand from './commands/forget-host.js';
 import * as verifyCommand from './commands/verify.js';
 
-/** Registered in this order; stubs come last. */
+/** Registered in this order (the order `--help` lists them). */
 const COMMANDS: readonly CommandModule[] = [validateCommand, schemaCommand, kubeconfigCommand, runCommands, labCommand, forgetHostCommand, replaceCommand, removeCommand, resetCommand, backupCommand, restoreCommand, verifyCommand];
 
 const HELP_FOOTER = `
@@ -71,7 +68,6 @@ export function buildProgram(cli: CliContext): Command {
     })
     .addHelpText('after', HELP_FOOTER);
   for (const module of COMMANDS) module.register(program, cli);
-  stubs.register(program, cli);
   return program;
 }
 

@@ -24,6 +24,8 @@ export function countUploads(remote: RemoteHost, counter: UploadCounter): Remote
     getFile: (p, opts) => remote.getFile(p, opts),
     stats: () => remote.stats(),
     reconnect: (opts) => remote.reconnect(opts),
+    // read-only batched views upload nothing: pass them through uncounted
+    ...(remote.batched ? { batched: () => remote.batched!() } : {}),
     async putFile(p: string, content: string | Buffer, opts?: PutFileOptions): Promise<PutFileResult> {
       const r = await remote.putFile(p, content, opts);
       // the transport's bytesSent also holds the command line; count only the content it streamed

@@ -21,7 +21,9 @@ export const RECORD_DIR = '/var/lib/kubi-provision/checksums';
 export const RECORD_MIN_BYTES = 1024 * 1024;
 /** GNU stat format of the identity; validated by IDENTITY_RE in the scripts (old coreutils without %.9Y never match) */
 export const IDENTITY_FORMAT = '%d %i %s %.9Y %.9Z';
-const IDENTITY_RE = '^[0-9]+ [0-9]+ [0-9]+ [0-9]+\\.[0-9]{9} [0-9]+\\.[0-9]{9}$';
+/** bash regex an identity must match (old coreutils without %.9Y never match) */
+export const IDENTITY_RE_BASH = '^[0-9]+ [0-9]+ [0-9]+ [0-9]+\\.[0-9]{9} [0-9]+\\.[0-9]{9}$';
+const IDENTITY_RE = IDENTITY_RE_BASH;
 
 /** Where the record of `path` lives on the host. */
 export function recordPath(path: string, dir: string = RECORD_DIR): string {

@@ -2,6 +2,8 @@
  * The runner: for each selected playbook step, its targets; for each target (bounded parallel or
  * serial in inventory order): check -> plan -> (plan mode: record) | (apply mode: apply -> settle
  * -> re-check + re-plan, which must be empty or the step is a bug: `step-not-converged`).
+ * In plan mode every host step's check starts at once, batched per host (prefetch.ts): nothing is
+ * applied, so what a check sees early is what it would see at its turn.
  *
  * The first failure stops the run: the run's AbortSignal fires, work in flight finishes its
  * current step cleanly, no new host or step starts. A host that had planned changes but had not
@@ -18,6 +20,7 @@ import { describeChange } from './describe.js';
 import { LOCAL_TARGET, type EngineEvent, type EventListener, type HostResult, type HostStatus, type StepPlanEntry } from './events.js';
 import { forEachLimit } from './limit.js';
 import type { Playbook, PlaybookEntry } from './playbook.js';
+import { prefetchChecks, prefetchKey, type Prefetched } from './prefetch.js';
 import { selectSteps, type Selection } from './select.js';
 import { resolveTargets } from './targets.js';
 import { isLocalStep, type Change, type ClusterContext, type LocalStep, type LocalStepContext, type Step, type StepContext } from './types.js';
@@ -33,6 +36,8 @@ export interface RunOptions {
   onEvent?: EventListener | EventListener[];
   /** caps every step's concurrency (the CLI's --concurrency) */
   maxConcurrency?: number;
+  /** plan mode: run every host step's check at once, batched per host (prefetch.ts); default true */
+  prefetch?: boolean;
 }
 
 export interface StepResult {
@@ -110,6 +115,8 @@ export async function runPlaybook(opts: RunOptions): Promise<RunResult> {
     concurrency: e.selector.kind === 'local' ? 1 : Math.max(1, Math.min(e.concurrency, opts.maxConcurrency ?? Number.POSITIVE_INFINITY)),
   }));
 
+  const prefetched = opts.prefetch === false ? new Map<string, Promise<Prefetched>>() : prefetchChecks(entries, targetsOf, cluster, opts.remotes);
+
   const result: RunResult = { mode, playbook: opts.playbook.name, ok: true, steps: [], notRun: [], interrupted: false, durationMs: 0 };
   const fail = (step: string, host: string, error: KubiError): void => {
     if (!result.failure) result.failure = { step, host, error };
@@ -140,7 +147,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunResult> {
         await forEachLimit(
           hosts,
           plan.concurrency,
-          async (host, i) => record(i, await runHost(step, entry, host, cluster, opts.remotes, emit, now, fail)),
+          async (host, i) => record(i, await runHost(step, entry, host, cluster, opts.remotes, emit, now, fail, prefetched.get(prefetchKey(entry.id, host.name)))),
           {
             shouldStart: () => !controller.signal.aborted,
             onNotStarted: (host, i) =>
@@ -176,6 +183,7 @@ async function runHost(
   emit: Emit,
   now: () => number,
   fail: Fail,
+  prefetched?: Promise<Prefetched>,
 ): Promise<HostResult> {
   const start = now();
   const base = { step: entry.id, host: host.name };
@@ -188,7 +196,9 @@ async function runHost(
     if (!facts) throw new KubiError('internal', `no facts for ${host.name}`, { hint: 'the CLI gathers facts of every targeted host before the run' });
     const ctx: StepContext = { cluster, host, remote, facts, report: (message) => emit({ type: 'host-message', ...base, message }) };
 
-    changes = await step.plan(await step.check(ctx), ctx);
+    const early = prefetched ? await prefetched : undefined;
+    if (early?.ok) for (const m of early.messages) ctx.report(m);
+    changes = await step.plan(early?.ok ? early.observed : await step.check(ctx), ctx);
     if (changes.length === 0) return { ...base, status: 'up-to-date', changes, durationMs: now() - start };
     if (cluster.mode === 'plan') return { ...base, status: 'changed', changes, durationMs: now() - start };
     if (cluster.signal.aborted) {

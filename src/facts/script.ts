@@ -70,12 +70,13 @@ s ip-link; if have ip; then t ip -o link 2>/dev/null; fi
 s systemd-version; if have systemctl; then t systemctl --version 2>/dev/null | head -n 1; fi
 s systemd-running; if [ -d /run/systemd/system ]; then echo yes; else echo no; fi
 s ntp-synchronized
-if [ -d /run/systemd/system ] && have timedatectl; then t timedatectl show -p NTPSynchronized 2>/dev/null; fi
+# systemd-timesyncd's flag file; asking timedated instead would D-Bus-activate it on every run
+if [ -e /run/systemd/timesync/synchronized ]; then echo NTPSynchronized=yes; fi
 s time-sync-service
 if [ -d /run/systemd/system ] && have systemctl; then
-  for u in systemd-timesyncd chrony chronyd ntp ntpsec openntpd; do
-    if t systemctl is-active --quiet "$u.service" 2>/dev/null; then echo "$u"; fi
-  done
+  ts=(systemd-timesyncd chrony chronyd ntp ntpsec openntpd)
+  mapfile -t st < <(t systemctl is-active "\${ts[@]/%/.service}" 2>/dev/null)
+  for i in "\${!ts[@]}"; do if [ "\${st[i]:-}" = active ]; then echo "\${ts[i]}"; fi; done
 fi
 s package-manager; for p in apt-get dnf yum zypper apk pacman; do if have "$p"; then echo "$p"; break; fi; done
 s container

@@ -39,6 +39,7 @@ export interface Facts {
   interfaces: NetInterface[];
   /** the interface that holds a given address is found with interfaceFor() */
   systemd: { version: number | null; running: boolean };
+  /** synchronized: true when systemd-timesyncd reports a sync, null when unknown (not asked: see script.ts) */
   timeSync: { synchronized: boolean | null; service: string | null };
   packageManager: 'apt' | 'dnf' | 'yum' | 'zypper' | 'apk' | 'pacman' | null;
   /** true inside a container (systemd-detect-virt --container) */

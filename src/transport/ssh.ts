@@ -19,6 +19,7 @@ import type { Client as Ssh2Client, ClientChannel } from 'ssh2';
 import { KubiError } from '../errors.js';
 import { redactor as globalRedactor, type Redactor } from '../redact.js';
 import { KeyLoader, type PassphrasePrompt } from './auth.js';
+import { BatchQueue, batchProgram, parseBatchOutput, type BatchItem } from './batch.js';
 import { JumpConnections, openConnection, type ConnectionOptions } from './connection.js';
 import { commandTimeoutError, connectionLostError, formatMs, RemoteCommandError } from './errors.js';
 import { KnownHostsFile } from './known-hosts.js';
@@ -55,6 +56,9 @@ import type {
 export const DEFAULT_MAX_CHANNELS = 8;
 /** How long reconnect() keeps trying by default (a rebooting host). */
 export const DEFAULT_RECONNECT_TIMEOUT_MS = 300_000;
+/** batched() views: calls arriving within this window of the first travel together */
+const BATCH_WINDOW_MS = 3;
+const BATCH_MAX_ITEMS = 64;
 /** attempts to open a channel the server refused for lack of free sessions (about 5 s in all) */
 const OPEN_ATTEMPTS = 15;
 
@@ -119,6 +123,14 @@ interface CommandSpec {
   hideStdout?: boolean;
   /** what the log shows as the command, when it differs from display (scripts) */
   logCommand?: string;
+  /** the caller logs (a batch logs each of its commands instead of itself) */
+  noLog?: boolean;
+}
+
+/** One command waiting in a batched() view's queue. */
+interface QueuedCommand {
+  spec: CommandSpec;
+  item: BatchItem;
 }
 
 type SudoMode = 'nopasswd' | 'password';
@@ -310,6 +322,16 @@ export class SshHost implements RemoteHost {
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const spec = this.execSpec(argv, opts);
+    return this.finishExec(await this.runCommand(spec), spec, opts);
+  }
+
+  async script(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const spec = this.scriptSpec(script, opts);
+    return this.finishExec(await this.runCommand(spec), spec, opts);
+  }
+
+  private execSpec(argv: readonly string[], opts: ExecOptions): CommandSpec {
     if (argv.length === 0) throw new KubiError('internal', 'exec needs a command (the argv is empty)', { host: this.name });
     const display = shellQuote(argv);
     const spec: CommandSpec = {
@@ -322,10 +344,10 @@ export class SshHost implements RemoteHost {
     if (opts.stdin !== undefined) spec.stdin = toBuffer(opts.stdin);
     if (opts.label !== undefined) spec.label = opts.label;
     if (opts.secret) spec.logCommand = `${display} (secret)`;
-    return this.finishExec(await this.runCommand(spec), spec, opts);
+    return spec;
   }
 
-  async script(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  private scriptSpec(script: string, opts: ExecOptions): CommandSpec {
     if (opts.stdin !== undefined) throw new KubiError('internal', 'script() sends the script on stdin: it takes no other stdin');
     const lines = script.split('\n').length;
     const display = `bash -s (script${opts.label ? ` "${opts.label}"` : ''}, ${lines} line${lines === 1 ? '' : 's'})`;
@@ -339,7 +361,104 @@ export class SshHost implements RemoteHost {
       logCommand: opts.secret ? `${display} (secret)` : `bash -s <<'KUBI-SCRIPT'\n${script}\nKUBI-SCRIPT`,
     };
     if (opts.label !== undefined) spec.label = opts.label;
-    return this.finishExec(await this.runCommand(spec), spec, opts);
+    return spec;
+  }
+
+  private getSpec(remotePath: string, opts: { sudo?: boolean }): CommandSpec {
+    return {
+      argv: getArgv(remotePath),
+      display: `cat ${shellQuote([remotePath])}`,
+      sudo: this.useSudo(opts.sudo),
+      timeoutMs: this.target.commandTimeoutMs,
+      mutating: false,
+      label: `read ${remotePath}`,
+      hideStdout: true,
+    };
+  }
+
+  private getResult(spec: CommandSpec, r: RawResult): Buffer | null {
+    if (r.exitCode === 0) return r.stdout;
+    if (r.exitCode === GET_MISSING_EXIT && r.stderr.toString('utf8').includes(GET_MISSING_MARK)) return null;
+    throw this.commandError(spec, r, r.exitCode);
+  }
+
+  /**
+   * A view for read-only work (RemoteHost.batched): exec, script and getFile calls made within a
+   * few milliseconds of each other run side by side on the host in ONE round trip (batch.ts);
+   * each is still logged as its own command and fails or succeeds on its own. Calls with stdin or
+   * a secret command line, putFile and reconnect go through this host unbatched.
+   */
+  batched(): RemoteHost {
+    const queue = new BatchQueue<QueuedCommand, RawResult>((key, items) => this.runBatch(key === 'sudo', items), {
+      windowMs: BATCH_WINDOW_MS,
+      maxItems: BATCH_MAX_ITEMS,
+    });
+    const enqueue = (spec: CommandSpec, item: BatchItem): Promise<RawResult> => queue.add(spec.sudo ? 'sudo' : 'plain', { spec, item });
+    return {
+      name: this.name,
+      address: this.address,
+      isRoot: this.isRoot,
+      exec: async (argv, opts = {}) => {
+        if (opts.stdin !== undefined || opts.secret) return this.exec(argv, opts);
+        const spec = this.execSpec(argv, opts);
+        return this.finishExec(await enqueue(spec, { kind: 'line', line: shellQuote(spec.argv) }), spec, opts);
+      },
+      script: async (script, opts = {}) => {
+        if (opts.stdin !== undefined || opts.secret) return this.script(script, opts);
+        const spec = this.scriptSpec(script, opts);
+        return this.finishExec(await enqueue(spec, { kind: 'script', script }), spec, opts);
+      },
+      getFile: async (remotePath, opts = {}) => {
+        const spec = this.getSpec(remotePath, opts);
+        return this.getResult(spec, await enqueue(spec, { kind: 'line', line: shellQuote(spec.argv) }));
+      },
+      putFile: (p, content, opts) => this.putFile(p, content, opts),
+      reconnect: (opts) => this.reconnect(opts),
+      stats: () => this.stats(),
+    };
+  }
+
+  /** Run a batched() view's queued commands in one round trip; log each as its own command. */
+  private async runBatch(sudo: boolean, queued: readonly QueuedCommand[]): Promise<RawResult[]> {
+    const tag = `KUBI-BATCH-${randomBytes(6).toString('hex')}`;
+    const timeouts = queued.map((q) => q.spec.timeoutMs);
+    const spec: CommandSpec = {
+      argv: scriptArgv(),
+      display: `bash -s (${queued.length} read-only commands in one batch)`,
+      sudo,
+      stdin: Buffer.from(scriptPayload(batchProgram(queued.map((q) => q.item), tag)), 'utf8'),
+      // the longest of its commands' timeouts, enforced on the host too (runCommand); when it
+      // fires every command of the batch fails, and each then runs again on its own
+      timeoutMs: timeouts.some((t) => !(t > 0)) ? 0 : Math.max(...timeouts),
+      mutating: queued.some((q) => q.spec.mutating),
+      hideStdout: true,
+      noLog: true,
+    };
+    let r: RawResult;
+    try {
+      r = await this.runCommand(spec);
+    } catch (e) {
+      this.log?.event(this.name, `a batch of ${queued.length} read-only commands failed: ${this.redactor.redact(e instanceof Error ? e.message : String(e))}`);
+      throw e;
+    }
+    if (r.exitCode !== 0) throw this.commandError(spec, r, r.exitCode);
+    const parsed = parseBatchOutput(r.stdout, tag, queued.length);
+    this.log?.event(this.name, `${queued.length} read-only commands in one round trip (${formatMs(r.durationMs)})`);
+    const prefix = !sudo ? null : this.sudoMode === 'password' ? 'sudo --' : 'sudo -n --';
+    return parsed.map((p, i) => {
+      const s = prefix ? withPrefix(queued[i]!.spec, prefix) : queued[i]!.spec;
+      this.log?.command({
+        host: this.name,
+        command: this.redactor.redact(s.logCommand ?? s.display),
+        exitCode: p.exitCode,
+        durationMs: r.durationMs,
+        stdout: s.hideStdout ? `<${p.stdout.length} bytes not logged>` : this.redactor.redact(p.stdout.toString('utf8')),
+        stderr: this.redactor.redact(p.stderr.toString('utf8')),
+        mutating: s.mutating,
+        ...(s.label ? { label: s.label } : {}),
+      });
+      return { display: s.display, exitCode: p.exitCode, stdout: p.stdout, stderr: p.stderr, durationMs: r.durationMs, bytesSent: 0 };
+    });
   }
 
   async putFile(remotePath: string, content: string | Buffer, opts: PutFileOptions = {}): Promise<PutFileResult> {
@@ -377,19 +496,8 @@ export class SshHost implements RemoteHost {
   }
 
   async getFile(remotePath: string, opts: { sudo?: boolean } = {}): Promise<Buffer | null> {
-    const spec: CommandSpec = {
-      argv: getArgv(remotePath),
-      display: `cat ${shellQuote([remotePath])}`,
-      sudo: this.useSudo(opts.sudo),
-      timeoutMs: this.target.commandTimeoutMs,
-      mutating: false,
-      label: `read ${remotePath}`,
-      hideStdout: true,
-    };
-    const r = await this.runCommand(spec);
-    if (r.exitCode === 0) return r.stdout;
-    if (r.exitCode === GET_MISSING_EXIT && r.stderr.toString('utf8').includes(GET_MISSING_MARK)) return null;
-    throw this.commandError(spec, r, r.exitCode);
+    const spec = this.getSpec(remotePath, opts);
+    return this.getResult(spec, await this.runCommand(spec));
   }
 
   // ---- internals ----
@@ -477,6 +585,7 @@ export class SshHost implements RemoteHost {
   }
 
   private async runLogged(spec: CommandSpec, channel: ChannelSpec): Promise<RawResult> {
+    if (spec.noLog) return this.runChannel(channel);
     const started = Date.now();
     try {
       const r = await this.runChannel(channel);

@@ -81,6 +81,14 @@ export interface RemoteHost {
 
   /** Counters for benchmarks and tests. */
   stats(): TransportStats;
+
+  /**
+   * Optional: a view of this host for READ-ONLY work whose exec/script/getFile calls issued close
+   * together (a few ms) travel as one round trip (see batch.ts). The engine uses it to run every
+   * step's check at once in plan mode (src/engine/prefetch.ts). Calls with stdin or secret
+   * commands, and putFile/reconnect, go through unbatched.
+   */
+  batched?(): RemoteHost;
 }
 
 export interface ReconnectOptions {

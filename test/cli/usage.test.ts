@@ -1,4 +1,4 @@
-/** Usage errors exit 2, --version and --help work, colours obey NO_COLOR/TTY, stubs say "not built yet". */
+/** Usage errors exit 2, --version and --help work, colours obey NO_COLOR/TTY, no command is a placeholder. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,7 +74,7 @@ describe('version and help', () => {
   }
 });
 
-describe('stubs', () => {
+describe('every command is real', () => {
   for (const [cmd, extra] of [
     ['plan', []],
     ['up', []],

@@ -14,6 +14,8 @@ import type { Facts } from '../../facts/types.js';
 import type { Inventory } from '../../inventory/schema.js';
 import type { RemoteHost, CommandLogSink } from '../../transport/types.js';
 import type { RunLog } from '../../engine/runlog.js';
+import type { RunResult } from '../../engine/run.js';
+import type { EngineEvent, EventListener } from '../../engine/events.js';
 import type { CliContext } from '../output.js';
 
 export interface RunCommandOptions {
@@ -116,7 +118,7 @@ export async function runCommand(command: 'plan' | 'up', file: string, opts: Run
   const { loadPlaybook } = await import('../../engine/playbook.js');
   const { selectSteps } = await import('../../engine/select.js');
   const { resolveTargets } = await import('../../engine/targets.js');
-  const { ensureDir, writeFileAtomic } = await import('../../engine/fs-atomic.js');
+  const { ensureDir, writeFileAtomic } = await import('../../fs-atomic.js');
   const lockMod = await import('../../engine/lock.js');
   const { RunLog } = await import('../../engine/runlog.js');
   const { runPlaybook } = await import('../../engine/run.js');
@@ -205,24 +207,49 @@ export async function runCommand(command: 'plan' | 'up', file: string, opts: Run
 
     // --- run
     const progress = createProgress({ mode: opts.quiet ? 'quiet' : 'auto' });
-    const result = await runPlaybook({
-      playbook,
-      selection,
-      cluster: {
-        inventory: loaded.inventory,
-        inventoryPath: loaded.path,
-        stateDir: loaded.stateDir,
-        mode: command === 'plan' ? 'plan' : 'apply',
-        facts,
-        services: { remotes }, // other hosts' connections, for steps that work through a peer (etcd.members)
-        signal: controller.signal,
-        now: () => new Date(),
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-      },
-      remotes,
-      onEvent: [log.engineEvent, progress.onEvent],
-      ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
-    });
+    const cluster = {
+      inventory: loaded.inventory,
+      inventoryPath: loaded.path,
+      stateDir: loaded.stateDir,
+      facts,
+      services: { remotes }, // other hosts' connections, for steps that work through a peer (etcd.members)
+      signal: controller.signal,
+      now: () => new Date(),
+      sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+    };
+    // KUBI_PREFETCH=0 turns off the batched check-ahead (for comparisons and debugging)
+    const prefetch = process.env.KUBI_PREFETCH !== '0';
+    const run = (mode: 'plan' | 'apply', onEvent: EventListener[]) =>
+      runPlaybook({
+        playbook,
+        selection,
+        cluster: { ...cluster, mode },
+        remotes,
+        onEvent,
+        prefetch,
+        ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+      });
+    let result: RunResult;
+    if (command === 'plan') {
+      result = await run('plan', [log.engineEvent, progress.onEvent]);
+    } else if (!prefetch) {
+      result = await run('apply', [log.engineEvent, progress.onEvent]);
+    } else {
+      // Check first: every step's check on every host at once, in plan mode (a few batched round
+      // trips per host). When nothing would change, that IS the converged `up`; otherwise the
+      // apply run goes step by step as always (the log keeps both).
+      const seen: EngineEvent[] = [];
+      const probe = await run('plan', [log.engineEvent, (e) => seen.push(e)]);
+      const converged = probe.ok && probe.notRun.length === 0 && probe.steps.every((s) => s.hosts.every((h) => h.status === 'up-to-date'));
+      if (converged) {
+        log.event(null, 'up: every selected step is up to date on every host (checked in plan mode): nothing to apply');
+        for (const e of seen) progress.onEvent(e.type === 'run-start' ? { ...e, mode: 'apply' } : e);
+        result = { ...probe, mode: 'apply' };
+      } else {
+        log.event(null, 'up: the check found changes (or could not finish): applying step by step');
+        result = await run('apply', [log.engineEvent, progress.onEvent]);
+      }
+    }
     await progress.done();
     if (opts.statsJson) {
       const { runStats } = await import('../run-stats.js');

@@ -57,7 +57,8 @@ export function parseListeners(text: string): Listener[] {
   return out;
 }
 
-export type ProbeResult = 'open' | 'refused' | 'timeout' | 'unreachable';
+/** `skipped`: not probed because another port of the same address already answered */
+export type ProbeResult = 'open' | 'refused' | 'timeout' | 'unreachable' | 'skipped';
 
 export interface Probe {
   /** inventory name of the peer */
@@ -75,13 +76,13 @@ export function parseProbes(text: string): Probe[] {
   for (const line of lines(text)) {
     const [peer, address, port, result, ...rest] = line.split(' ');
     if (!peer || !address || !port || !result) continue;
-    if (!['open', 'refused', 'timeout', 'unreachable'].includes(result)) continue;
+    if (!['open', 'refused', 'timeout', 'unreachable', 'skipped'].includes(result)) continue;
     out.push({ peer, address, port: Number(port), result: result as ProbeResult, detail: rest.join(' ') });
   }
   return out;
 }
 
-/** What the host should be able to reach: etcd peers on 2380, every other host on its SSH port. */
+/** What the host should be able to reach: etcd peers on 2380, every other host on its SSH port (probed only when nothing else of that peer answered). */
 export function probeTargets(host: Host, inventory: Inventory): { peer: string; address: string; port: number }[] {
   const out: { peer: string; address: string; port: number }[] = [];
   const isEtcd = host.roles.includes('etcd');
@@ -233,7 +234,7 @@ export function preflightProblems(input: PreflightInput): Problem[] {
   // path; before etcd runs on a peer its port 2380 answers that way, so it is not a problem. Only a
   // timeout or "no route" is: a firewall that drops, a wrong address, a down host.
   for (const p of observed.probes) {
-    if (p.result === 'open' || p.result === 'refused') continue;
+    if (p.result === 'open' || p.result === 'refused' || p.result === 'skipped') continue;
     problems.push({
       code: 'peer-unreachable',
       message: `cannot reach ${p.peer} (${p.address}:${p.port}): ${p.result}${p.detail ? ` (${p.detail})` : ''}`,

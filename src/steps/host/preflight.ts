@@ -22,7 +22,16 @@ export const PROBE_TIMEOUT_S = 3;
 
 export function preflightScript(ctx: Pick<StepContext, 'host' | 'cluster'>): string {
   const targets = probeTargets(ctx.host, ctx.cluster.inventory);
-  const probes = targets.map((t) => `probe ${quoteWord(t.peer)} ${quoteWord(t.address)} ${t.port} &`).join('\n');
+  // one background job per peer: its ports in order (etcd's 2380 first); once one answered, the
+  // path to that address is proven and the others are not probed (a probe of an SSH port costs
+  // the peer's sshd a pre-auth session on every run)
+  const byPeer = new Map<string, { address: string; ports: number[] }>();
+  for (const t of targets) {
+    const e = byPeer.get(t.peer) ?? { address: t.address, ports: [] };
+    e.ports.push(t.port);
+    byPeer.set(t.peer, e);
+  }
+  const probes = [...byPeer].map(([peer, e]) => `probe_peer ${quoteWord(peer)} ${quoteWord(e.address)} ${e.ports.join(' ')} &`).join('\n');
   return `${SECTION_FN}
 export LC_ALL=C
 s machine-id; cat /etc/machine-id 2>/dev/null
@@ -35,6 +44,16 @@ probe() {
   else case "$out" in *refused*) r=refused ;; *) r=unreachable ;; esac
   fi
   echo "$1 $2 $3 $r $(printf '%s' "$out" | tail -n 1 | sed 's/^.*: //')"
+}
+probe_peer() {
+  local peer=$1 addr=$2 port line proven=
+  shift 2
+  for port in "$@"; do
+    if [ -n "$proven" ]; then echo "$peer $addr $port skipped the path is proven by port $proven"; continue; fi
+    line=$(probe "$peer" "$addr" "$port")
+    echo "$line"
+    case "$line" in "$peer $addr $port open"*|"$peer $addr $port refused"*) proven=$port ;; esac
+  done
 }
 ${probes}
 wait

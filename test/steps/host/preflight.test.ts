@@ -164,13 +164,14 @@ describe('preflight script on this machine (real bash, ss, TCP)', () => {
     execFileSync('ip', ['netns', 'delete', ns]);
   });
 
-  it('reports open, refused, timeout and unreachable peers, and the foreign listener on 2380', async () => {
+  it('reports open, skipped, timeout and unreachable peers, and the foreign listener on 2380', async () => {
     const inv = Inventory.parse({
       cluster: { name: 'pf' },
       endpoint: { mode: 'none' },
       hosts: [
         { name: 'self', address: '127.0.0.1', roles: ['etcd'] },
         { name: 'listening', address: '127.0.0.1', roles: ['etcd'], ssh: { port: 1 } },
+        { name: 'closed', address: '127.0.0.2', roles: ['agent'], ssh: { port: 1 } },
         { name: 'silent', address: '10.99.0.2', roles: ['agent'] },
         { name: 'noroute', address: '10.123.0.1', roles: ['agent'] },
       ],
@@ -182,10 +183,12 @@ describe('preflight script on this machine (real bash, ss, TCP)', () => {
     const byTarget = Object.fromEntries(observed.probes.map((p) => [`${p.peer}:${p.port}`, p.result]));
     expect(byTarget).toEqual({
       'listening:2380': 'open',
-      'listening:1': 'refused',
+      'closed:1': 'refused',
+      'listening:1': 'skipped', // 2380 of the same peer answered: the path is proven, its sshd is spared
       'noroute:22': 'unreachable',
       'silent:22': 'timeout',
     });
+    expect(observed.probes.find((p) => p.peer === 'listening' && p.port === 1)?.detail).toBe('the path is proven by port 2380');
     const l = observed.listeners.find((x) => x.port === 2380);
     expect(l?.processes[0]?.name).toBe('python3');
     const problems = preflightProblems({ host: inv.hosts[0]!, inventory: inv, facts: goodFacts('self'), allFacts: new Map(), observed });

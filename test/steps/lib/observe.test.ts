@@ -58,10 +58,38 @@ describe('observe script (real bash)', () => {
     expect(unit.active).not.toBe('active');
   });
 
+  it('the fast path (one stat, one sha256sum, one cat) answers exactly like the per-path functions', () => {
+    const p = (n: string) => path.join(dir, n);
+    const req: ObserveRequest = {
+      files: [p('a.conf'), p("we ird $(x) 'q'.txt"), p('big.bin'), p('empty'), p('sub'), p('missing'), p('link')],
+      content: [p('a.conf'), p("we ird $(x) 'q'.txt"), p('empty'), p('link'), p('big.bin')],
+      maxContentBytes: 4096,
+    };
+    const script = observeScript(req);
+    const fastOut = runBash(script);
+    expect(fastOut).toMatch(/^C 0,1,3,6 /m); // one line for all contents: the fast path ran
+    expect(fastOut).not.toMatch(/^c /m);
+    const slowScript = script.replace('if ! kfast; then', 'if ! false; then');
+    expect(slowScript).not.toBe(script);
+    const slowOut = runBash(slowScript);
+    expect(slowOut).toMatch(/^c 0 /m); // the per-path functions ran
+    expect(parseObservation(fastOut, req)).toEqual(parseObservation(slowOut, req));
+  });
+
+  it('a C line whose contents do not add up to the sizes is refused (a file changed while observed)', () => {
+    const req: ObserveRequest = { files: ['/a', '/b'], content: true };
+    const ok = 'kubi-observe 1\nf 0 file ' + sha('xy') + ' 644 root root 2\nf 1 file ' + sha('z') + ' 644 root root 1\nC 0,1 ' + Buffer.from('xyz').toString('base64') + '\nend\n';
+    const obs = parseObservation(ok, req);
+    expect(obs.files.get('/a')!.content!.toString()).toBe('xy');
+    expect(obs.files.get('/b')!.content!.toString()).toBe('z');
+    expect(() => parseObservation(ok.replace(Buffer.from('xyz').toString('base64'), Buffer.from('xyzw').toString('base64')), req, 'node1')).toThrow(/changed while it was observed/);
+    expect(() => parseObservation(ok.replace(Buffer.from('xyz').toString('base64'), Buffer.from('xy').toString('base64')), req, 'node1')).toThrow(/changed while it was observed/);
+  });
+
   it('does not bring content back unless asked', () => {
     const req: ObserveRequest = { files: [path.join(dir, 'a.conf')] };
     const out = runBash(observeScript(req));
-    expect(out).not.toMatch(/^c /m);
+    expect(out).not.toMatch(/^[cC] /m);
     expect(parseObservation(out, req).files.get(path.join(dir, 'a.conf'))!.content).toBeUndefined();
   });
 
