@@ -33,9 +33,15 @@ function lowerFirst(s: string): string {
   return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
 }
 
+/** Control characters (a tab in a token yaml quotes back) written as escapes: messages stay one plain line. */
+function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 /** yaml's own messages, made one-line and lower-case, with a hint for the common ones. */
 function yamlProblem(code: string, message: string, offset: number): SourceProblem {
-  const firstLine = lowerFirst(message.split('\n')[0]!.trim());
+  const firstLine = escapeControls(lowerFirst(message.split('\n')[0]!.trim()));
   if (/call stack/i.test(firstLine)) {
     return { offset, message: 'yaml: the document is nested too deeply', hint: 'an inventory needs only a few levels of nesting' };
   }

@@ -127,6 +127,17 @@ describe('parseInventory properties', () => {
     expect(seen.valid).toBeGreaterThan(0);
   });
 
+  it('a tab inside a token yaml quotes back is escaped in the message (found by this property)', () => {
+    expect(judge('>\ta\ta')).toBe('invalid');
+    let issues: InventoryError['issues'] = [];
+    try {
+      parseInventory('>\ta\ta', 'fuzz.yaml');
+    } catch (e) {
+      if (e instanceof InventoryError) issues = e.issues;
+    }
+    expect(issues.map((i) => i.message)).toEqual(['yaml: not a YAML token: a\\ta']);
+  });
+
   it('random YAML-ish text never escapes as another error', () => {
     const yamlish = fc
       .array(fc.constantFrom('a', 'b', ':', ' ', '  ', '-', '[', ']', '{', '}', ',', '&x', '*x', '!', '|', '>', "'", '"', '#', '\n', '?', '%', '@', '`', '1', '.', 'hosts', 'cluster', '---', '\t', '\\', '<<'), {
