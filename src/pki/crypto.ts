@@ -30,6 +30,24 @@ function peculiar(): Peculiar {
   return peculiarModule;
 }
 
+/**
+ * Node's parse of a certificate PEM, shared: a run checks each certificate several times (key
+ * match, issuer, facts; once in check and once for the host steps). X509Certificate objects are
+ * immutable; a few dozen are kept.
+ */
+const parsedCerts = new Map<string, NodeX509>();
+const PARSED_CERTS_MAX = 64;
+
+function nodeCert(pem: string): NodeX509 {
+  let cert = parsedCerts.get(pem);
+  if (cert === undefined) {
+    cert = new NodeX509(pem);
+    if (parsedCerts.size >= PARSED_CERTS_MAX) parsedCerts.delete(parsedCerts.keys().next().value as string);
+    parsedCerts.set(pem, cert);
+  }
+  return cert;
+}
+
 /** KeyUsage bits (RFC 5280 as @peculiar/x509's KeyUsageFlags numbers them). */
 const KU = { digitalSignature: 1, keyEncipherment: 4, keyCertSign: 32, cRLSign: 64 } as const;
 
@@ -151,7 +169,7 @@ export async function createCa(spec: CaSpec, now: Date): Promise<{ issued: Issue
  * is of a type we do not issue with. The signing material is made on first `signer()`.
  */
 export async function loadCa(certPem: string, keyPem: string): Promise<LoadedCa> {
-  const cert = new NodeX509(certPem);
+  const cert = nodeCert(certPem);
   const key = createPrivateKey(keyPem);
   if (!cert.checkPrivateKey(key)) throw new Error('the ca key does not match the ca certificate');
   const keyAlgorithm = keyAlgorithmOf(cert);
@@ -231,7 +249,7 @@ export interface CertFacts {
  * reissue decisions and reports, are the same either way.
  */
 export function inspectCert(certPem: string): CertFacts {
-  const node = new NodeX509(certPem);
+  const node = nodeCert(certPem);
   const names = nativeNames(node) ?? peculiarNames(certPem);
   return {
     ...names,
@@ -288,7 +306,7 @@ export function peculiarNames(certPem: string): CertNames {
 /** Does `certPem` chain to `ca` (issuer name and signature)? */
 export function isIssuedBy(certPem: string, ca: LoadedCa): boolean {
   try {
-    const cert = new NodeX509(certPem);
+    const cert = nodeCert(certPem);
     return cert.checkIssued(ca.cert) && cert.verify(ca.cert.publicKey);
   } catch {
     return false;
@@ -298,7 +316,7 @@ export function isIssuedBy(certPem: string, ca: LoadedCa): boolean {
 /** Does the private key belong to the certificate? */
 export function keyMatchesCert(certPem: string, keyPem: string): boolean {
   try {
-    return new NodeX509(certPem).checkPrivateKey(createPrivateKey(keyPem));
+    return nodeCert(certPem).checkPrivateKey(createPrivateKey(keyPem));
   } catch {
     return false;
   }
