@@ -51,14 +51,16 @@ export interface SwapObserved {
 }
 
 export function swapScript(): string {
-  const units = SWAP_UNITS.join(' ');
+  // one systemctl for every unit: it prints their properties as blocks separated by an empty
+  // line, in order; each block goes under its unit's section
   return `${SECTION_FN}
-s swaps; tail -n +2 /proc/swaps 2>/dev/null
+s swaps; { read -r _; while IFS= read -r l; do printf '%s\\n' "$l"; done; } </proc/swaps 2>/dev/null
 s fstab-mode; stat -c %a /etc/fstab 2>/dev/null
 s fstab; base64 -w0 /etc/fstab 2>/dev/null
-for u in ${units}; do
-  s "unit-$(printf '%s' "$u" | tr -c 'a-z0-9\\n' '-')"
-  systemctl show -p LoadState -p ActiveState "$u" 2>/dev/null
+set -- ${SWAP_UNITS.map((u) => unitSection(u)).join(' ')}
+s "$1"
+systemctl show -p LoadState -p ActiveState -- ${SWAP_UNITS.join(' ')} 2>/dev/null | while IFS= read -r l; do
+  if [ -z "$l" ]; then shift; [ $# -gt 0 ] && s "$1"; else printf '%s\\n' "$l"; fi
 done
 true
 `;

@@ -57,9 +57,10 @@ export interface MembersObserved {
 
 function localScript(dataDir: string): string {
   return `${SECTION_FN}
-s unit; systemctl is-active ${ETCD_UNIT} 2>/dev/null || true
+state=$(systemctl is-active ${ETCD_UNIT} 2>/dev/null)
+s unit; echo "$state"
 s data; if [ -d ${quoteWord(`${dataDir}/member`)} ]; then echo yes; else echo no; fi
-if [ "$(systemctl is-active ${ETCD_UNIT} 2>/dev/null)" = active ]; then s members; ${etcdctlShell(['member', 'list', '-w', 'json'], { commandTimeout: '4s' })} 2>/dev/null; fi
+if [ "$state" = active ]; then s members; ${etcdctlShell(['member', 'list', '-w', 'json'], { commandTimeout: '4s' })} 2>/dev/null; fi
 true
 `;
 }
