@@ -22,7 +22,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { closeMasters, exportFiles, runAnsible, writeInventory } from './lib/ansible.mjs';
-import { BENCH_DIR, CLI, NAMESPACE, SUBNET, cli, labDown, labUp, readLab, ssh } from './lib/lab.mjs';
+import { BENCH_DIR, CLI, NAMESPACE, SUBNET, cli, labDown, labUp, nodeCpu, readLab, ssh } from './lib/lab.mjs';
 import { machine } from './lib/machine.mjs';
 import { killChildren, load1, mustRun, run } from './lib/proc.mjs';
 import { renderReport, writeBenchmarksMd } from './lib/report.mjs';
@@ -136,7 +136,10 @@ async function newLab(nodes, label) {
 async function toolUp(lab, until, label) {
   const statsFile = path.join(path.dirname(lab.inventory), `stats-${label}.json`);
   const load = load1();
+  const cpu = lab.cpu ?? null;
+  const cpuBefore = cpu ? cpu.read() : 0;
   const r = await run(cli('up', lab.inventory, '--until', until, '--quiet', '--stats-json', statsFile));
+  const hostCpuS = cpu ? Math.max(0, cpu.read() - cpuBefore - cpu.idlePerS * (r.wallMs / 1000)) : null;
   if (r.code !== 0) throw new Error(`up ${label} failed (exit ${r.code}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
   const stats = JSON.parse(readFileSync(statsFile, 'utf8'));
   keepRunLog(lab, label);
@@ -167,6 +170,7 @@ async function toolUp(lab, until, label) {
     },
     bytesUploaded: stats.totals.bytesUploaded,
     filesUploaded: stats.totals.filesUploaded,
+    hostCpuS,
   };
   say(`up ${label} (${lab.nodes.length} nodes, --until ${until}): ${secs(r.wallMs)}, cpu ${r.cpuS.toFixed(2)} s, ${sample.perHost.roundTrips.toFixed(1)} round trips/host, ${stats.totals.bytesUploaded} bytes uploaded: ${sample.summary}`);
   return sample;
@@ -262,7 +266,10 @@ async function main() {
     }
     lab = await newLab(6, `t6-${i}`);
     results.fresh.tool6.push(await toolUp(lab, UNTIL_ALL, `fresh-6-${i}`));
-    if (i === F) for (let j = 1; j <= R; j++) results.converged.tool6.push(await toolUp(lab, UNTIL_ALL, `converged-6-${j}`));
+    if (i === F) {
+      lab.cpu = await nodeCpu(lab);
+      for (let j = 1; j <= R; j++) results.converged.tool6.push(await toolUp(lab, UNTIL_ALL, `converged-6-${j}`));
+    }
   }
 
   // --- phase 2: converged on the same 3 nodes: the tool and Ansible alternate; engine benchmark; replace
@@ -274,6 +281,7 @@ async function main() {
     const warm = await ansible(lab, sameNodes, 'warm-up-3');
     if (warm.changed !== 0) results.notes.push(`the first Ansible run on the nodes the tool provisioned changed ${warm.changed} things (expected 0)`);
   }
+  lab.cpu = await nodeCpu(lab);
   for (let j = 1; j <= R; j++) {
     results.converged.tool3.push(await toolUp(lab, UNTIL_ALL, `converged-3-${j}`));
     results.converged.tool3etcd.push(await toolUp(lab, UNTIL_ETCD, `converged-3-etcd-${j}`));
@@ -308,6 +316,7 @@ async function main() {
   // --- phase 3: 9 nodes
   lab = await newLab(9, 't9');
   results.fresh.tool9.push(await toolUp(lab, UNTIL_ALL, 'fresh-9'));
+  lab.cpu = await nodeCpu(lab);
   for (let j = 1; j <= R; j++) results.converged.tool9.push(await toolUp(lab, UNTIL_ALL, `converged-9-${j}`));
 }
 

@@ -50,3 +50,49 @@ export function sshArgv(lab, address, command) {
 export async function ssh(lab, address, command) {
   return mustRun(sshArgv(lab, address, command));
 }
+
+/**
+ * CPU time used by the lab's node containers, from their cgroups (found through each
+ * container's init pid): what the host-side work of a run costs. The nodes share this machine's
+ * cores with the tool, so on the lab this is wall time too. Returns null when the cgroup
+ * accounting cannot be read (then the report says "not measured").
+ */
+export async function nodeCpu(lab) {
+  const lxcpath = path.join('/var/lib/kubi-provision/lab', NAMESPACE, 'ct');
+  const files = [];
+  for (const n of lab.nodes) {
+    const r = await run(['ip', 'netns', 'exec', NAMESPACE, 'lxc-info', '-P', lxcpath, '-n', n.name, '-p', '-H']);
+    const pid = r.stdout.trim();
+    if (r.code !== 0 || !/^\d+$/.test(pid)) return null;
+    let cgroups;
+    try {
+      cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      return null;
+    }
+    const v1 = /^\d+:[^:\n]*\bcpuacct\b[^:\n]*:(\S+)$/m.exec(cgroups);
+    const v2 = /^0::(\S+)$/m.exec(cgroups);
+    if (v1) files.push({ file: `/sys/fs/cgroup/cpuacct${v1[1]}/cpuacct.usage`, v2: false });
+    else if (v2) files.push({ file: `/sys/fs/cgroup${v2[1].replace(/\/init\.scope$/, '')}/cpu.stat`, v2: true });
+    else return null;
+  }
+  const read = () => {
+    let seconds = 0;
+    for (const f of files) {
+      const text = readFileSync(f.file, 'utf8');
+      seconds += f.v2 ? Number(/^usage_usec (\d+)$/m.exec(text)?.[1] ?? NaN) / 1e6 : Number(text.trim()) / 1e9;
+    }
+    return seconds;
+  };
+  try {
+    if (!Number.isFinite(read())) return null;
+  } catch {
+    return null;
+  }
+  // the background of idle nodes (etcd heartbeats, containerd): measured now, subtracted per run
+  const t0 = Date.now();
+  const c0 = read();
+  await new Promise((r) => setTimeout(r, 2000));
+  const idlePerS = (read() - c0) / ((Date.now() - t0) / 1000);
+  return { read, idlePerS };
+}

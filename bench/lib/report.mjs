@@ -94,6 +94,11 @@ export function renderReport(r, labResultsMd) {
     out.push(`| node start, module loading, exit | ${f(overhead, 0)} | ${col(C.tool6, (x) => x.wallMs - x.timings.totalMs)} | ${col(C.tool9, (x) => x.wallMs - x.timings.totalMs)} |`);
     out.push(`| inventory, lock, SSH connect | ${f(connect, 0)} | ${col(C.tool6, (x) => x.timings.connectMs)} | ${col(C.tool9, (x) => x.timings.connectMs)} |`);
     out.push(`| facts | ${f(facts, 0)} | ${col(C.tool6, (x) => x.timings.factsMs)} | ${col(C.tool9, (x) => x.timings.factsMs)} |`);
+    const hostCol = (arr) => (arr.length && arr.every((x) => typeof x.hostCpuS === 'number') ? f(med(arr, (x) => x.hostCpuS * 1000), 0) : 'n/a');
+    const perNode = (arr) => (arr.length && arr.every((x) => typeof x.hostCpuS === 'number') ? f(med(arr, (x) => (x.hostCpuS * 1000) / x.nodes), 0) : 'n/a');
+    out.push(`| *CPU of the lab nodes during the run (all nodes, cgroup accounting, idle background subtracted)* | *${hostCol(C.tool3)}* | *${hostCol(C.tool6)}* | *${hostCol(C.tool9)}* |`);
+    out.push(`| *… per node* | *${perNode(C.tool3)}* | *${perNode(C.tool6)}* | *${perNode(C.tool9)}* |`);
+    out.push(`| *CPU of the tool itself (user + system)* | *${col(C.tool3, (x) => x.cpuS * 1000)}* | *${col(C.tool6, (x) => x.cpuS * 1000)}* | *${col(C.tool9, (x) => x.cpuS * 1000)}* |`);
     for (const id of ids) {
       const get = (x) => x.steps.find((y) => y.id === id)?.durationMs ?? NaN;
       out.push(`| step ${id} | ${col(C.tool3, get)} | ${col(C.tool6, get)} | ${col(C.tool9, get)} |`);
