@@ -447,16 +447,7 @@ export class SshHost implements RemoteHost {
     const prefix = !sudo ? null : this.sudoMode === 'password' ? 'sudo --' : 'sudo -n --';
     return parsed.map((p, i) => {
       const s = prefix ? withPrefix(queued[i]!.spec, prefix) : queued[i]!.spec;
-      this.log?.command({
-        host: this.name,
-        command: this.redactor.redact(s.logCommand ?? s.display),
-        exitCode: p.exitCode,
-        durationMs: r.durationMs,
-        stdout: s.hideStdout ? `<${p.stdout.length} bytes not logged>` : this.redactor.redact(p.stdout.toString('utf8')),
-        stderr: this.redactor.redact(p.stderr.toString('utf8')),
-        mutating: s.mutating,
-        ...(s.label ? { label: s.label } : {}),
-      });
+      this.logCommand(s, { ...p, durationMs: r.durationMs });
       return { display: s.display, exitCode: p.exitCode, stdout: p.stdout, stderr: p.stderr, durationMs: r.durationMs, bytesSent: 0 };
     });
   }
@@ -589,16 +580,7 @@ export class SshHost implements RemoteHost {
     const started = Date.now();
     try {
       const r = await this.runChannel(channel);
-      this.log?.command({
-        host: this.name,
-        command: this.redactor.redact(spec.logCommand ?? spec.display),
-        exitCode: r.exitCode,
-        durationMs: r.durationMs,
-        stdout: spec.hideStdout ? `<${r.stdout.length} bytes not logged>` : this.redactor.redact(r.stdout.toString('utf8')),
-        stderr: this.redactor.redact(r.stderr.toString('utf8')),
-        mutating: spec.mutating,
-        ...(spec.label ? { label: spec.label } : {}),
-      });
+      this.logCommand(spec, r);
       return r;
     } catch (e) {
       this.log?.command({
@@ -613,6 +595,20 @@ export class SshHost implements RemoteHost {
       });
       throw e;
     }
+  }
+
+  /** One finished command in the run log (redacted; file contents never). */
+  private logCommand(spec: CommandSpec, r: { exitCode: number; durationMs: number; stdout: Buffer; stderr: Buffer }): void {
+    this.log?.command({
+      host: this.name,
+      command: this.redactor.redact(spec.logCommand ?? spec.display),
+      exitCode: r.exitCode,
+      durationMs: r.durationMs,
+      stdout: spec.hideStdout ? `<${r.stdout.length} bytes not logged>` : this.redactor.redact(r.stdout.toString('utf8')),
+      stderr: this.redactor.redact(r.stderr.toString('utf8')),
+      mutating: spec.mutating,
+      ...(spec.label ? { label: spec.label } : {}),
+    });
   }
 
   private markLost(detail: string): void {
