@@ -84,7 +84,11 @@ describe('up --stats-json', () => {
     expect(second.code).toBe(0);
     for (const s of servers) {
       const h = second.stats.hosts[s.name]!;
-      expect(h).toMatchObject({ connections: 1, filesUploaded: 0, bytesUploaded: 0, roundTrips: STEPS + 1 }); // one check per step + facts
+      expect(h).toMatchObject({ connections: 1, filesUploaded: 0, bytesUploaded: 0 });
+      // facts, then every step's check at once in one batch (up checks first in plan mode); a
+      // check that starts late may make a second batch, never one round trip per step
+      expect(h.roundTrips).toBeGreaterThanOrEqual(2);
+      expect(h.roundTrips).toBeLessThanOrEqual(3);
     }
     expect(second.stats.steps.every((s) => s.changed === 0)).toBe(true);
     expect(second.stats.timings.totalMs).toBeGreaterThanOrEqual(second.stats.timings.runMs);
