@@ -19,6 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { KubiError } from '../../src/errors.js';
 
 const run = promisify(execFile);
 
@@ -461,4 +462,15 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/** The KubiError a promise rejects with (fails the test when it resolves or throws anything else). */
+export async function rejection(p: Promise<unknown>): Promise<KubiError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof KubiError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
 }

@@ -7,11 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubiError } from '../../src/errors.js';
 import { forgetHost, type HostKeyEvent } from '../../src/transport/known-hosts.js';
 import { SshHost, type TransportOptions } from '../../src/transport/ssh.js';
 import type { SshTarget } from '../../src/transport/targets.js';
-import { SshdLab, type SshdServer } from '../harness/sshd.js';
+import { SshdLab, type SshdServer, rejection } from '../harness/sshd.js';
 
 let lab: SshdLab;
 let server: SshdServer;
@@ -33,16 +32,6 @@ async function connectAndTouch(o: TransportOptions, canary: string): Promise<voi
   } finally {
     h.close();
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<KubiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubiError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 const count = (re: RegExp) => (server.log().match(re) ?? []).length;

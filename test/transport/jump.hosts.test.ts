@@ -7,11 +7,10 @@
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubiError } from '../../src/errors.js';
 import { connectHosts } from '../../src/transport/pool.js';
 import { SshHost, type TransportOptions } from '../../src/transport/ssh.js';
 import type { SshTarget } from '../../src/transport/targets.js';
-import { SshdLab, type JumpNetwork, type SshdServer } from '../harness/sshd.js';
+import { SshdLab, type JumpNetwork, type SshdServer, rejection } from '../harness/sshd.js';
 
 let lab: SshdLab;
 let net: JumpNetwork;
@@ -22,16 +21,6 @@ const hosts: SshHost[] = [];
 
 function opts(stateDir: string, extra: Partial<TransportOptions> = {}): TransportOptions {
   return { stateDir, env: { HOME: home }, retryDelayMs: 20, ...extra };
-}
-
-async function rejection(p: Promise<unknown>): Promise<KubiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubiError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeAll(async () => {

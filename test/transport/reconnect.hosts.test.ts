@@ -9,11 +9,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KubiError } from '../../src/errors.js';
 import { SshHost, type TransportOptions } from '../../src/transport/ssh.js';
 import type { SshTarget } from '../../src/transport/targets.js';
 import type { CommandLogSink } from '../../src/transport/types.js';
-import { SshdLab, sleep, type SshdServer } from '../harness/sshd.js';
+import { SshdLab, sleep, type SshdServer, rejection } from '../harness/sshd.js';
 
 let lab: SshdLab;
 let home: string;
@@ -36,16 +35,6 @@ async function connect(server: SshdServer, extra: Partial<TransportOptions> = {}
   const h = await SshHost.connect(target(server), opts(path.join(lab.dir, `state-${server.name}`), extra));
   hosts.push(h);
   return h;
-}
-
-async function rejection(p: Promise<unknown>): Promise<KubiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubiError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeAll(async () => {

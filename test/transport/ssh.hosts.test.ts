@@ -8,14 +8,13 @@ import { existsSync, mkdtempSync, promises as fs, readdirSync, readFileSync, sta
 
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubiError } from '../../src/errors.js';
 import { Redactor } from '../../src/redact.js';
 import { RemoteCommandError } from '../../src/transport/errors.js';
 import { connectHosts } from '../../src/transport/pool.js';
 import { SshHost, type TransportOptions } from '../../src/transport/ssh.js';
 import type { SshTarget } from '../../src/transport/targets.js';
 import type { CommandLogSink } from '../../src/transport/types.js';
-import { descendants, freePort, SshdLab, waitFor, type SshdServer } from '../harness/sshd.js';
+import { descendants, freePort, SshdLab, waitFor, type SshdServer, rejection } from '../harness/sshd.js';
 
 let lab: SshdLab;
 let alpha: SshdServer;
@@ -38,16 +37,6 @@ async function connect(t: SshTarget, o: Partial<TransportOptions> = {}): Promise
   const h = await SshHost.connect(t, opts(o));
   hosts.push(h);
   return h;
-}
-
-async function rejection(p: Promise<unknown>): Promise<KubiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubiError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeAll(async () => {

@@ -6,12 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubiError } from '../../src/errors.js';
 import { Redactor } from '../../src/redact.js';
 import { SshHost, type TransportOptions } from '../../src/transport/ssh.js';
 import type { SshTarget } from '../../src/transport/targets.js';
 import type { CommandLogSink } from '../../src/transport/types.js';
-import { NOPASSWD_USER, PASSWORD_USER, SshdLab, type SshdServer } from '../harness/sshd.js';
+import { NOPASSWD_USER, PASSWORD_USER, SshdLab, type SshdServer, rejection } from '../harness/sshd.js';
 
 let lab: SshdLab;
 let server: SshdServer;
@@ -32,16 +31,6 @@ async function connect(t: SshTarget, o: Partial<TransportOptions> = {}): Promise
   const h = await SshHost.connect(t, opts(o));
   hosts.push(h);
   return h;
-}
-
-async function rejection(p: Promise<unknown>): Promise<KubiError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof KubiError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeAll(async () => {
